@@ -1,0 +1,92 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from salesteam.models import (
+    Campaign,
+    Category,
+    Customer,
+    Deal,
+    ExchangeRate,
+    ImportJob,
+    MappingPreset,
+    Membership,
+    Segment,
+    Team,
+    TouchPoint,
+    User,
+)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ["team", "valid_from", "valid_to"]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
+    list_display = ["username", "full_name", "email", "role", "manager", "is_active"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["username", "full_name", "email"]
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        (_("Salesteam"), {"fields": ["role", "full_name", "employee_id", "manager"]}),
+    )
+    inlines = [MembershipInline]
+
+
+@admin.register(Team)
+class TeamAdmin(SimpleHistoryAdmin):
+    list_display = ["name"]
+    search_fields = ["name"]
+    filter_horizontal = ["managers"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(SimpleHistoryAdmin):
+    list_display = ["external_id", "name", "segment"]
+    list_filter = ["segment"]
+    search_fields = ["external_id", "name"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "name", "channel", "cost", "start_on", "end_on"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(SimpleHistoryAdmin):
+    list_display = ["currency", "rate", "valid_from"]
+    list_filter = ["currency"]
+
+
+@admin.register(Deal)
+class DealAdmin(SimpleHistoryAdmin):
+    list_display = ["external_id", "title", "rep", "team", "customer", "stage", "amount", "closed_on"]
+    list_filter = ["stage", "team", "source"]
+    search_fields = ["external_id", "title", "customer__name"]
+    list_select_related = ["rep", "team", "customer"]
+    raw_id_fields = ["rep", "customer", "campaign"]
+    readonly_fields = ["team", "exchange_rate", "amount", "cost"]
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "original_name",
+        "kind",
+        "status",
+        "total_rows",
+        "created_count",
+        "error_count",
+        "created_by",
+    ]
+    list_filter = ["kind", "status"]
+    readonly_fields = [f.name for f in ImportJob._meta.fields]
+
+
+admin.site.register([Segment, Category, TouchPoint, MappingPreset])
+admin.site.site_header = _("Salesteam administration")

@@ -1,0 +1,157 @@
+"""The /api/v1/ endpoints of the core domain. Same selectors and services as the HTML pages."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from salesteam import selectors, services
+from salesteam.filters import DealFilter
+from salesteam.models import Campaign, Category, Customer, Deal, Stage, Team, TouchPoint, User
+
+
+def exception_handler(exc, context):
+    """Turns the services' ValidationError into a 400 with one message per field."""
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = DRFValidationError(detail=detail)
+    return drf_exception_handler(exc, context)
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "full_name", "email", "role", "is_active", "manager"]
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    managers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    member_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "managers", "member_count"]
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    segment = serializers.StringRelatedField()
+
+    class Meta:
+        model = Customer
+        fields = ["id", "external_id", "name", "segment"]
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Campaign
+        fields = ["id", "code", "name", "channel", "cost", "start_on", "end_on"]
+
+
+class DealSerializer(serializers.ModelSerializer):
+    """Reads a deal; on write only parses input and leaves every rule to `services.prepare_deal`."""
+
+    rep = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    campaign = serializers.PrimaryKeyRelatedField(
+        queryset=Campaign.objects.all(), required=False, allow_null=True
+    )
+    touch_point = serializers.PrimaryKeyRelatedField(
+        queryset=TouchPoint.objects.all(), required=False, allow_null=True
+    )
+    category = serializers.PrimaryKeyRelatedField(
+        queryset=Category.objects.all(), required=False, allow_null=True
+    )
+    stage = serializers.ChoiceField(choices=Stage.choices, default=Stage.LEAD)
+    amount_original = serializers.DecimalField(max_digits=14, decimal_places=2)
+    cost_original = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, default=0)
+    currency = serializers.CharField(max_length=3, required=False)
+    closed_on = serializers.DateField(required=False, allow_null=True)
+
+    class Meta:
+        model = Deal
+        fields = [
+            "id", "source", "external_id", "title", "rep", "team", "customer", "campaign", "touch_point",
+            "category", "stage", "currency", "amount_original", "cost_original", "exchange_rate", "amount",
+            "cost", "created_on", "closed_on", "lost_reason", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["team", "exchange_rate", "amount", "cost", "created_at", "updated_at"]
+        extra_kwargs = {"source": {"required": False}, "external_id": {"required": False}}
+        validators = []  # uniqueness is settled by the database constraint and the service
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            self.fields["rep"].queryset = selectors.rep_choices(user=request.user)
+
+
+class DealViewSet(viewsets.ModelViewSet):
+    serializer_class = DealSerializer
+    filterset_class = DealFilter
+    search_fields = []
+    ordering_fields = ["created_on", "closed_on", "amount", "updated_at"]
+
+    def get_queryset(self):
+        return selectors.deal_list(user=self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        deal = services.deal_create(actor=request.user, **serializer.validated_data)
+        return Response(self.get_serializer(deal).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        deal = self.get_object()
+        serializer = self.get_serializer(deal, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        changes = {k: v for k, v in serializer.validated_data.items() if k not in ("source", "external_id")}
+        deal = services.deal_update(actor=request.user, deal=deal, **changes)
+        return Response(self.get_serializer(deal).data)
+
+    def destroy(self, request, *args, **kwargs):
+        services.deal_delete(actor=request.user, deal=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReadOnlyScoped(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    selector = None
+
+    def get_queryset(self):
+        return type(self).selector(user=self.request.user)
+
+
+class UserViewSet(ReadOnlyScoped):
+    serializer_class = UserSerializer
+    selector = staticmethod(selectors.user_list)
+    filterset_fields = ["role", "is_active"]
+    search_fields = ["username", "full_name", "email"]
+
+
+class TeamViewSet(ReadOnlyScoped):
+    serializer_class = TeamSerializer
+    selector = staticmethod(selectors.team_list)
+    search_fields = ["name"]
+
+
+class CustomerViewSet(ReadOnlyScoped):
+    serializer_class = CustomerSerializer
+    selector = staticmethod(selectors.customer_list)
+    filterset_fields = ["segment"]
+    search_fields = ["name", "external_id"]
+
+
+class CampaignViewSet(ReadOnlyScoped):
+    serializer_class = CampaignSerializer
+    selector = staticmethod(selectors.campaign_list)
+    filterset_fields = ["channel"]
+    search_fields = ["code", "name"]
+
+
+router = DefaultRouter()
+router.register("deals", DealViewSet, basename="deal")
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("teams", TeamViewSet, basename="team")
+router.register("users", UserViewSet, basename="user")

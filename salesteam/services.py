@@ -1,0 +1,350 @@
+"""Every state change of the core domain. Each service runs in a transaction and leaves history.
+
+Deal validation is written once, in `prepare_deal`, and shared by the form, the API and the import.
+It works on plain values and a `ReferenceData` snapshot so that an import validates thousands of rows
+without a query per row.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from salesteam.models import (
+    CLOSED_STAGES,
+    Deal,
+    ExchangeRate,
+    Membership,
+    Role,
+    Stage,
+    Team,
+    User,
+)
+
+CENT = Decimal("0.01")
+MAX_MONEY = Decimal("999999999999.99")
+
+
+def round_money(value: Decimal) -> Decimal:
+    """Rounds half up to cents, the one rounding rule for money in Salesteam."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_decimal(raw: Any, *, decimal_comma: bool = False) -> Decimal:
+    """Parses a user-typed amount; raises ValueError with a readable message."""
+    if isinstance(raw, Decimal):
+        return raw
+    if isinstance(raw, int | float):
+        return Decimal(str(raw))
+    text = str(raw).strip().replace("\u00a0", "").replace(" ", "")
+    if decimal_comma:
+        text = text.replace(".", "").replace(",", ".")
+    else:
+        text = text.replace(",", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(_("“%(value)s” is not a number.") % {"value": raw}) from None
+    if not value.is_finite():
+        raise ValueError(_("“%(value)s” is not a number.") % {"value": raw})
+    return value
+
+
+# --- Reference data ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ReferenceData:
+    """Memberships and exchange rates held in memory to resolve many deals without a query each."""
+
+    memberships: dict[int, list[tuple[datetime.date, datetime.date | None, int]]] = field(
+        default_factory=dict
+    )
+    rates: dict[str, tuple[list[datetime.date], list[Decimal]]] = field(default_factory=dict)
+    reporting_currency: str = "EUR"
+
+    @classmethod
+    def load(cls, *, user_ids: Iterable[int] | None = None) -> ReferenceData:
+        memberships: dict[int, list] = defaultdict(list)
+        rows = Membership.objects.order_by("user_id", "valid_from")
+        if user_ids is not None:
+            rows = rows.filter(user_id__in=list(user_ids))
+        for user_id, valid_from, valid_to, team_id in rows.values_list(
+            "user_id", "valid_from", "valid_to", "team_id"
+        ):
+            memberships[user_id].append((valid_from, valid_to, team_id))
+        rates: dict[str, tuple[list, list]] = {}
+        for currency, valid_from, rate in ExchangeRate.objects.order_by("currency", "valid_from").values_list(
+            "currency", "valid_from", "rate"
+        ):
+            days, values = rates.setdefault(currency, ([], []))
+            days.append(valid_from)
+            values.append(rate)
+        return cls(dict(memberships), rates, settings.REPORTING_CURRENCY)
+
+    def team_on(self, user_id: int, day: datetime.date) -> int | None:
+        for valid_from, valid_to, team_id in self.memberships.get(user_id, ()):
+            if valid_from <= day and (valid_to is None or day < valid_to):
+                return team_id
+        return None
+
+    def rate_on(self, currency: str, day: datetime.date) -> Decimal | None:
+        if currency == self.reporting_currency:
+            return Decimal(1)
+        days, values = self.rates.get(currency, ([], []))
+        index = bisect.bisect_right(days, day) - 1
+        return values[index] if index >= 0 else None
+
+
+def team_of(user: User, day: datetime.date | None = None) -> Team | None:
+    """The team `user` belonged to on `day` (today by default)."""
+    day = day or timezone.localdate()
+    membership = (
+        Membership.objects.filter(user=user, valid_from__lte=day)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=day))
+        .select_related("team")
+        .first()
+    )
+    return membership.team if membership else None
+
+
+# --- Deals -------------------------------------------------------------------------------------------
+
+DEAL_INPUT_FIELDS = (
+    "title",
+    "rep",
+    "customer",
+    "campaign",
+    "touch_point",
+    "category",
+    "stage",
+    "currency",
+    "amount_original",
+    "cost_original",
+    "created_on",
+    "closed_on",
+    "lost_reason",
+)
+
+
+def prepare_deal(values: dict[str, Any], ref: ReferenceData) -> dict[str, Any]:
+    """Validates the input values of one deal and derives team, exchange rate and reporting amounts.
+
+    `values` holds model instances for the relations and Decimals/dates for the rest. Returns the
+    field values to store; raises ValidationError with one message per offending field.
+    """
+    errors: dict[str, str] = {}
+    stage = values.get("stage") or Stage.LEAD
+    created_on = values.get("created_on")
+    closed_on = values.get("closed_on")
+    currency = (values.get("currency") or ref.reporting_currency).upper()
+    amount = values.get("amount_original")
+    cost = values.get("cost_original")
+    if cost is None:
+        cost = Decimal(0)
+
+    if values.get("rep") is None:
+        errors["rep"] = _("A deal needs a rep.")
+    if values.get("customer") is None:
+        errors["customer"] = _("A deal needs a customer.")
+    if stage not in Stage.values:
+        errors["stage"] = _("Unknown stage “%(stage)s”.") % {"stage": stage}
+    if created_on is None:
+        errors["created_on"] = _("Enter the date the deal was created.")
+    if stage in CLOSED_STAGES and closed_on is None:
+        errors["closed_on"] = _("A won or lost deal needs a closing date.")
+    elif stage not in CLOSED_STAGES and closed_on is not None:
+        errors["closed_on"] = _("Only won or lost deals have a closing date.")
+    elif closed_on and created_on and closed_on < created_on:
+        errors["closed_on"] = _("The closing date cannot be before the creation date.")
+    if amount is None:
+        errors["amount_original"] = _("Enter an amount.")
+    elif amount < 0:
+        errors["amount_original"] = _("The amount cannot be negative.")
+    elif amount > MAX_MONEY:
+        errors["amount_original"] = _("The amount is too large.")
+    if cost < 0:
+        errors["cost_original"] = _("The cost cannot be negative.")
+    elif cost > MAX_MONEY:
+        errors["cost_original"] = _("The cost is too large.")
+    if len(currency) != 3 or not currency.isalpha():
+        errors["currency"] = _("Use a three-letter ISO currency code such as EUR.")
+
+    rate = None
+    rate_day = closed_on or created_on
+    if "currency" not in errors and rate_day is not None:
+        rate = ref.rate_on(currency, rate_day)
+        if rate is None:
+            errors["currency"] = _(
+                "No exchange rate for %(currency)s on %(day)s: an admin must add one under Exchange rates."
+            ) % {"currency": currency, "day": rate_day.isoformat()}
+    if errors:
+        raise ValidationError(errors)
+
+    amount = round_money(amount)
+    cost = round_money(cost)
+    rep = values["rep"]
+    prepared = {key: values.get(key) for key in DEAL_INPUT_FIELDS}
+    prepared.update(
+        stage=stage,
+        currency=currency,
+        amount_original=amount,
+        cost_original=cost,
+        exchange_rate=rate,
+        amount=round_money(amount * rate),
+        cost=round_money(cost * rate),
+        title=values.get("title") or "",
+        lost_reason=values.get("lost_reason") or "",
+        team_id=ref.team_on(rep.pk, closed_on or timezone.localdate()),
+    )
+    return prepared
+
+
+def _save_deal(deal: Deal, prepared: dict[str, Any], actor: User | None) -> Deal:
+    for key, value in prepared.items():
+        setattr(deal, key, value)
+    deal._history_user = actor
+    deal.save()
+    return deal
+
+
+@transaction.atomic
+def deal_create(*, actor: User | None, source: str = "manual", external_id: str = "", **values: Any) -> Deal:
+    """Creates a deal after validating it. Manual deals get a generated external id."""
+    prepared = prepare_deal(
+        values, ReferenceData.load(user_ids=[values["rep"].pk] if values.get("rep") else [])
+    )
+    external_id = external_id or _next_manual_id()
+    if Deal.objects.filter(source=source, external_id=external_id).exists():
+        raise ValidationError(
+            {"external_id": _("A deal with external id “%(id)s” already exists.") % {"id": external_id}}
+        )
+    deal = Deal(source=source, external_id=external_id)
+    return _save_deal(deal, prepared, actor)
+
+
+def _next_manual_id() -> str:
+    return f"M-{timezone.now():%Y%m%d%H%M%S%f}"
+
+
+@transaction.atomic
+def deal_update(*, actor: User | None, deal: Deal, **changes: Any) -> Deal:
+    """Applies `changes` to a deal (locked for the update) and keeps the old values in its history."""
+    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    values = {key: getattr(deal, key) for key in DEAL_INPUT_FIELDS}
+    values.update(changes)
+    if (
+        values.get("stage") in CLOSED_STAGES
+        and values.get("closed_on") is None
+        and "closed_on" not in changes
+    ):
+        values["closed_on"] = timezone.localdate()
+    prepared = prepare_deal(values, ReferenceData.load(user_ids=[values["rep"].pk]))
+    return _save_deal(deal, prepared, actor)
+
+
+def deal_set_stage(*, actor: User | None, deal: Deal, stage: str, lost_reason: str = "") -> Deal:
+    """Quick stage change from the pipeline: closing sets today as closing date, reopening clears it."""
+    changes: dict[str, Any] = {"stage": stage}
+    if stage in CLOSED_STAGES:
+        changes["closed_on"] = deal.closed_on or max(timezone.localdate(), deal.created_on)
+    else:
+        changes["closed_on"] = None
+    if stage == Stage.LOST and lost_reason:
+        changes["lost_reason"] = lost_reason
+    return deal_update(actor=actor, deal=deal, **changes)
+
+
+@transaction.atomic
+def deal_delete(*, actor: User | None, deal: Deal) -> None:
+    """Deletes a deal; its history keeps a deletion record naming who deleted it."""
+    deal._history_user = actor
+    deal.delete()
+
+
+# --- People and teams --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def membership_move(*, actor: User | None, user: User, team: Team, valid_from: datetime.date) -> Membership:
+    """Moves `user` into `team` from `valid_from` on.
+
+    The open membership ends that day; deals closed from that day on, and open deals, follow the rep to
+    the new team, while deals closed before keep their team. Moving a rep twice to the same team on
+    the same day changes nothing.
+    """
+    User.objects.select_for_update().filter(pk=user.pk).first()
+    current = Membership.objects.filter(user=user, valid_to__isnull=True).first()
+    if current and current.team_id == team.pk and current.valid_from <= valid_from:
+        return current
+    later = Membership.objects.filter(user=user, valid_from__gte=valid_from)
+    if later.exclude(pk=getattr(current, "pk", None)).exists():
+        raise ValidationError({"valid_from": _("The rep already has a later team move; undo it first.")})
+    if current:
+        if current.valid_from >= valid_from:
+            current._history_user = actor
+            current.delete()
+            current = None
+        else:
+            current.valid_to = valid_from
+            current._history_user = actor
+            current.save(update_fields=["valid_to"])
+    membership = Membership(user=user, team=team, valid_from=valid_from)
+    membership._history_user = actor
+    membership.save()
+    Deal.objects.filter(rep=user).filter(Q(closed_on__gte=valid_from) | Q(closed_on__isnull=True)).update(
+        team=team, updated_at=timezone.now()
+    )
+    return membership
+
+
+@transaction.atomic
+def user_upsert(
+    *,
+    actor: User | None,
+    username: str,
+    email: str = "",
+    full_name: str = "",
+    role: str = Role.REP,
+    team: Team | None = None,
+    manager: User | None = None,
+    team_from: datetime.date | None = None,
+) -> tuple[User, bool]:
+    """Creates or updates a person by username; returns (user, changed). Idempotent."""
+    user = User.objects.select_for_update().filter(username=username).first()
+    created = user is None
+    if created:
+        user = User(username=username)
+        user.set_unusable_password()
+    before = (user.email, user.full_name, user.role, user.manager_id)
+    user.email = email or user.email
+    user.full_name = full_name or user.full_name
+    user.role = role
+    user.manager = manager
+    user.is_staff = role == Role.ADMIN
+    changed = created or before != (user.email, user.full_name, user.role, user.manager_id)
+    if changed:
+        user._history_user = actor
+        user.save()
+    if team is not None and role == Role.MANAGER:
+        if not team.managers.filter(pk=user.pk).exists():
+            team.managers.add(user)
+            changed = True
+    elif team is not None:
+        current = team_of(user)
+        if current is None or current.pk != team.pk:
+            membership_move(actor=actor, user=user, team=team, valid_from=team_from or timezone.localdate())
+            changed = True
+    return user, changed

@@ -1,0 +1,25 @@
+// Progressive enhancement only: every form also works without JavaScript.
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select.js-autosubmit")) {
+    event.target.form.requestSubmit();
+  }
+});
+
+// Polls a progress endpoint (data-progress-url) and updates the bar until the work is done.
+document.querySelectorAll("[data-progress-url]").forEach((el) => {
+  const bar = el.querySelector(".bar-fill");
+  const label = el.querySelector(".progress-label");
+  const tick = async () => {
+    const response = await fetch(el.dataset.progressUrl, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const data = await response.json();
+    bar.style.width = `${data.percent}%`;
+    label.textContent = data.label;
+    if (data.finished) {
+      window.location.reload();
+    } else {
+      setTimeout(tick, 1000);
+    }
+  };
+  setTimeout(tick, 1000);
+});

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from salesteam import views
+from salesteam.api import router
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("deals/", views.deal_list, name="deal_list"),
+    path("deals/new/", views.deal_create, name="deal_create"),
+    path("deals/pipeline/", views.pipeline, name="pipeline"),
+    path("deals/<int:pk>/", views.deal_detail, name="deal_detail"),
+    path("deals/<int:pk>/edit/", views.deal_update, name="deal_update"),
+    path("deals/<int:pk>/stage/", views.deal_stage, name="deal_stage"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(router.urls)),
+    path("api/v1/auth/token/", obtain_auth_token, name="api_token"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
+]
