@@ -1,0 +1,159 @@
+"""Stored KPI parts and the record of each KPI run.
+
+One KpiValue row per (scope, period) holds the additive parts from which every KPI ratio is derived
+(see kpis/definitions.py), so a quarter never averages its months' ratios. Customer-based parts are
+distinct counts for the row's own scope and period.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from salesteam.models import MONEY, ZERO
+
+
+class ScopeType(models.TextChoices):
+    COMPANY = "company", _("Company")
+    TEAM = "team", _("Team")
+    REP = "rep", _("Rep")
+    SEGMENT = "segment", _("Segment")
+    CATEGORY = "category", _("Category")
+    CAMPAIGN = "campaign", _("Campaign")
+    TOUCH_POINT = "touch_point", _("Touch point")
+
+
+class PeriodType(models.TextChoices):
+    MONTH = "month", _("Month")
+    QUARTER = "quarter", _("Quarter")
+    YEAR = "year", _("Year")
+
+
+class KpiValue(models.Model):
+    scope_type = models.CharField(max_length=16, choices=ScopeType.choices)
+    scope_id = models.BigIntegerField(help_text=_("0 for the company scope."))
+    period_type = models.CharField(max_length=8, choices=PeriodType.choices)
+    period_start = models.DateField()
+    revenue = models.DecimalField(**MONEY, default=ZERO)
+    cost = models.DecimalField(**MONEY, default=ZERO)
+    campaign_revenue = models.DecimalField(**MONEY, default=ZERO)
+    campaign_cost = models.DecimalField(**MONEY, null=True, blank=True)
+    bonus_cost = models.DecimalField(**MONEY, default=ZERO)
+    won_count = models.IntegerField(default=0)
+    lost_count = models.IntegerField(default=0)
+    cycle_days_sum = models.BigIntegerField(default=0)
+    cycle_days_median = models.DecimalField(max_digits=10, decimal_places=1, null=True, blank=True)
+    created_count = models.IntegerField(default=0)
+    created_won_count = models.IntegerField(default=0)
+    active_customers = models.IntegerField(default=0)
+    prev_active_customers = models.IntegerField(default=0)
+    retained_customers = models.IntegerField(default=0)
+    new_customers = models.IntegerField(default=0)
+    new_customer_revenue = models.DecimalField(**MONEY, default=ZERO)
+    acquired_customers = models.IntegerField(default=0)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("KPI value")
+        verbose_name_plural = _("KPI values")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope_type", "scope_id", "period_type", "period_start"],
+                name="kpivalue_unique_scope_period",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["period_type", "period_start", "scope_type"], name="kpivalue_period_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope_type}:{self.scope_id} {self.period_type} {self.period_start}"
+
+
+class CustomerFirstWin(models.Model):
+    """Each customer's first won deal, company-wide: what makes a customer *new* in a period."""
+
+    customer = models.OneToOneField(
+        "salesteam.Customer", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    first_won_on = models.DateField()
+    first_deal = models.ForeignKey("salesteam.Deal", null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("customer first win")
+
+
+class KpiRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    class Trigger(models.TextChoices):
+        NIGHTLY = "nightly", _("Nightly schedule")
+        MANUAL = "manual", _("Started by a user")
+        COMMAND = "command", _("Command line")
+        API = "api", _("API")
+
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    # True while the run is open; a partial unique constraint lets only one run be open at a time.
+    is_open = models.BooleanField(null=True, default=True, editable=False)
+    trigger = models.CharField(_("started by"), max_length=16, choices=Trigger.choices)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    full = models.BooleanField(_("full recompute"), default=False)
+    date_from = models.DateField(null=True, blank=True)
+    date_to = models.DateField(null=True, blank=True)
+    periods = models.JSONField(_("periods"), default=dict, blank=True)
+    shards_total = models.PositiveIntegerField(default=0)
+    shards_done = models.PositiveIntegerField(default=0)
+    rows_written = models.PositiveIntegerField(_("rows written"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("KPI run")
+        verbose_name_plural = _("KPI runs")
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_open"], condition=Q(is_open=True), name="kpirun_one_open_run")
+        ]
+        get_latest_by = "started_at"
+
+    def __str__(self) -> str:
+        return f"KPI run {self.pk} ({self.get_status_display()})"
+
+    @property
+    def progress_percent(self) -> int:
+        return round(100 * self.shards_done / self.shards_total) if self.shards_total else 0
+
+
+class KpiShard(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    run = models.ForeignKey(KpiRun, on_delete=models.CASCADE, related_name="shards")
+    scope_type = models.CharField(max_length=16, choices=ScopeType.choices)
+    period_type = models.CharField(max_length=8, choices=PeriodType.choices)
+    window_from = models.DateField()
+    window_to = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    rows_written = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "scope_type", "period_type"], name="kpishard_unique_per_run"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.scope_type}/{self.period_type}"

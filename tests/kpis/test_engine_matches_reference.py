@@ -1,0 +1,194 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kpis import engine
+from kpis.definitions import evaluate_all
+from kpis.models import PeriodType, ScopeType
+from salesteam.models import Stage
+from tests.factories import (
+    CampaignFactory,
+    CustomerFactory,
+    DealFactory,
+    MembershipFactory,
+    SegmentFactory,
+    TeamFactory,
+    UserFactory,
+)
+from tests.kpis.fixtures import build_fixture
+from tests.kpis.reference import Snapshot, all_scope_ids, reference_parts
+
+D = datetime.date
+WINDOW = (D(2023, 1, 1), D(2025, 1, 1))
+
+
+def assert_engine_matches_reference(period_types=tuple(PeriodType.values), window=WINDOW):
+    engine.refresh_first_wins()
+    data = Snapshot()
+    for scope_type in ScopeType.values:
+        ids = all_scope_ids(data, scope_type)
+        for period_type in period_types:
+            computed = engine.compute(
+                scope_type, period_type=period_type, date_from=window[0], date_to=window[1]
+            )
+            for start in engine.period_starts(period_type, *window):
+                end = engine.period_end(period_type, start)
+                prev = engine.previous_start(period_type, start)
+                for scope_id in ids:
+                    got = computed.get((scope_id, start), engine.empty_parts(scope_type))
+                    expected = reference_parts(data, scope_type, scope_id, start, end, prev)
+                    assert evaluate_all(got) == evaluate_all(expected), (
+                        scope_type,
+                        scope_id,
+                        period_type,
+                        start,
+                    )
+
+
+@pytest.mark.django_db
+def test_engine_equals_the_reference_loop_on_the_hand_made_fixture():
+    build_fixture()
+    assert_engine_matches_reference()
+
+
+@pytest.mark.django_db
+def test_hand_made_fixture_gives_the_expected_company_figures():
+    build_fixture()
+    engine.refresh_first_wins()
+    q1 = engine.compute(
+        ScopeType.COMPANY, period_type=PeriodType.QUARTER, date_from=D(2024, 1, 1), date_to=D(2024, 4, 1)
+    )
+    parts = q1[(0, D(2024, 1, 1))]
+    kpis = evaluate_all(parts)
+    assert kpis["revenue"]["value"] == Decimal("5100.00")
+    assert kpis["conversion_ratio"]["value"] == Decimal("0.75")  # 3 won of 4 closed
+    # Q4 2023 active: Acme, Beta, Delta. Q1 2024 active: Acme, Gamma, Beta -> retained Acme, Beta.
+    assert (parts.prev_active_customers, parts.retained_customers, parts.active_customers) == (3, 2, 3)
+    assert kpis["retention_rate"]["value"] == Decimal("0.666667")
+    assert kpis["churn_rate"]["value"] == Decimal("0.333333")
+    assert parts.new_customers == 1  # Gamma: lost in 2023, first won in March 2024
+    # Campaign cost in Q1: spring 46 of its 91 days (9100 × 46 / 91 = 4600) + expo 10 of 22 days (454.545…).
+    assert parts.campaign_cost == Decimal("5054.55")
+    dec = engine.compute(
+        ScopeType.COMPANY, period_type=PeriodType.YEAR, date_from=D(2023, 1, 1), date_to=D(2024, 1, 1)
+    )
+    assert dec[(0, D(2023, 1, 1))].revenue == Decimal("1750.00")  # includes the deal of 31 December
+
+
+@pytest.mark.django_db
+def test_a_rep_moving_teams_keeps_earlier_deals_with_the_old_team():
+    fixture = build_fixture()
+    north, south = fixture["teams"]
+    engine.refresh_first_wins()
+    year = engine.compute(
+        ScopeType.TEAM, period_type=PeriodType.QUARTER, date_from=D(2024, 1, 1), date_to=D(2024, 7, 1)
+    )
+    assert year[(north.pk, D(2024, 1, 1))].revenue == Decimal("5000.00")  # ann 2000 + cas 3000
+    assert year[(south.pk, D(2024, 4, 1))].revenue == Decimal("1600.00")  # cas after the move
+
+
+@pytest.mark.django_db
+def test_a_quarters_revenue_is_the_sum_of_its_months():
+    build_fixture()
+    engine.refresh_first_wins()
+    months = engine.compute(
+        ScopeType.REP, period_type=PeriodType.MONTH, date_from=WINDOW[0], date_to=WINDOW[1]
+    )
+    quarters = engine.compute(
+        ScopeType.REP, period_type=PeriodType.QUARTER, date_from=WINDOW[0], date_to=WINDOW[1]
+    )
+    for (rep_id, start), parts in quarters.items():
+        month_total = sum(
+            (
+                p.revenue
+                for (r, s), p in months.items()
+                if r == rep_id and start <= s < engine.period_end("quarter", start)
+            ),
+            Decimal("0.00"),
+        )
+        assert parts.revenue == month_total
+
+
+@pytest.mark.django_db
+def test_a_custom_range_equals_the_reference():
+    build_fixture()
+    engine.refresh_first_wins()
+    data = Snapshot()
+    start, end = D(2024, 2, 10), D(2024, 5, 3)
+    prev = start - (end - start)
+    for scope_type in ScopeType.values:
+        computed = engine.compute(scope_type, date_from=start, date_to=end, custom=True)
+        for scope_id in all_scope_ids(data, scope_type):
+            got = computed.get((scope_id, start), engine.empty_parts(scope_type))
+            assert evaluate_all(got) == evaluate_all(
+                reference_parts(data, scope_type, scope_id, start, end, prev)
+            )
+
+
+@pytest.mark.django_db
+def test_empty_period_reads_as_zero_with_null_ratios():
+    build_fixture()
+    engine.refresh_first_wins()
+    computed = engine.compute(
+        ScopeType.REP, period_type=PeriodType.MONTH, date_from=D(2022, 1, 1), date_to=D(2022, 2, 1)
+    )
+    assert computed == {}
+    kpis = evaluate_all(engine.empty_parts(ScopeType.REP))
+    assert kpis["revenue"]["value"] == 0 and kpis["deals_won"]["value"] == 0
+    assert kpis["conversion_ratio"]["value"] is None and kpis["retention_rate"]["value"] is None
+
+
+deal_rows = st.lists(
+    st.tuples(
+        st.integers(0, 2),  # rep
+        st.integers(0, 3),  # customer
+        st.sampled_from(["won", "won", "lost", "lead"]),
+        st.integers(0, 50_000),  # amount in cents
+        st.integers(0, 60_000),  # cost in cents
+        st.integers(0, 700),  # created, days after 2023-01-01
+        st.integers(0, 120),  # cycle days
+        st.booleans(),  # through the campaign
+    ),
+    max_size=25,
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=deal_rows)
+def test_engine_equals_the_reference_on_random_data(rows):
+    # Each example runs in its own savepoint, rolled back afterwards.
+    with transaction.atomic():
+        check_random_data(rows)
+        transaction.set_rollback(True)
+
+
+def check_random_data(rows):
+    teams = [TeamFactory(name=f"T{i}") for i in range(2)]
+    reps = [UserFactory(username=f"r{i}") for i in range(3)]
+    for i, rep in enumerate(reps):
+        MembershipFactory(user=rep, team=teams[i % 2])
+    segment = SegmentFactory(name="S")
+    customers = [CustomerFactory(segment=segment if i % 2 else None) for i in range(4)]
+    campaign = CampaignFactory(cost=Decimal("777.77"), start_on=D(2023, 3, 3), end_on=D(2024, 2, 28))
+    for rep_i, cust_i, stage, amount, cost, created, cycle, via in rows:
+        created_on = D(2023, 1, 1) + datetime.timedelta(days=created)
+        closed_on = created_on + datetime.timedelta(days=cycle) if stage != Stage.LEAD else None
+        DealFactory(
+            rep=reps[rep_i], team=teams[rep_i % 2], customer=customers[cust_i], stage=stage,
+            amount_original=Decimal(amount) / 100, cost_original=Decimal(cost) / 100,
+            created_on=created_on, closed_on=closed_on, campaign=campaign if via else None,
+        )  # fmt: skip
+    assert_engine_matches_reference(window=(D(2023, 1, 1), D(2025, 1, 1)))
+    for kpis in (
+        evaluate_all(p)
+        for p in engine.compute(
+            "company", period_type="quarter", date_from=D(2023, 1, 1), date_to=D(2025, 1, 1)
+        ).values()
+    ):
+        if kpis["retention_rate"]["value"] is not None:
+            assert kpis["retention_rate"]["value"] + kpis["churn_rate"]["value"] == 1
