@@ -80,6 +80,10 @@ def _net_margin(p: Parts) -> Decimal | None:
     return _gross_margin(p) - p.campaign_cost - p.bonus_cost
 
 
+def _campaign_return(p: Parts) -> Decimal | None:
+    return None if p.campaign_cost is None else p.campaign_revenue - p.campaign_cost
+
+
 def _churned(p: Parts) -> int:
     return p.prev_active_customers - p.retained_customers
 
@@ -101,7 +105,7 @@ KPIS: list[Kpi] = [
         lambda p: (p.campaign_cost, p.acquired_customers)),
     Kpi("roi", _("Campaign ROI"), "percent", True,
         _("Revenue won through campaigns minus their cost, per euro of cost."),
-        lambda p: (None if p.campaign_cost is None else p.campaign_revenue - p.campaign_cost, p.campaign_cost)),
+        lambda p: (_campaign_return(p), p.campaign_cost)),
     Kpi("conversion_ratio", _("Conversion ratio"), "percent", True,
         _("Deals won as a share of deals closed (won or lost) in the period."),
         lambda p: (p.won_count, p.won_count + p.lost_count)),

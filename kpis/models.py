@@ -82,6 +82,9 @@ class CustomerFirstWin(models.Model):
     class Meta:
         verbose_name = _("customer first win")
 
+    def __str__(self) -> str:
+        return f"{self.customer_id} first won on {self.first_won_on}"
+
 
 class KpiRun(models.Model):
     class Status(models.TextChoices):

@@ -5,7 +5,6 @@ The engine's SQL must agree with this for every scope, period and KPI.
 
 import datetime
 import statistics
-from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
 from kpis.definitions import Parts
