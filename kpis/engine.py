@@ -184,10 +184,6 @@ def _fetch(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _customer_join(scope_type: str) -> str:
-    return " JOIN salesteam_customer c ON c.id = d.customer_id" if scope_type == ScopeType.SEGMENT else ""
-
-
 def compute(
     scope_type: str,
     *,
@@ -196,11 +192,13 @@ def compute(
     date_to: datetime.date,
     custom: bool = False,
     scope_ids: list[int] | None = None,
+    narrow: tuple[str, int] | None = None,
 ) -> dict[tuple[int, datetime.date], Parts]:
     """Parts of every (scope id, period start) of `scope_type` whose period starts in [date_from, date_to).
 
     With `custom=True` the single range [date_from, date_to) is one period. Scopes and periods without
-    any activity are absent; readers treat them as zero. `scope_ids` narrows the scopes (on-demand use).
+    any activity are absent; readers treat them as zero. `scope_ids` narrows the scopes and `narrow`
+    (a scope type and id, e.g. a segment) the deals, for goals and other on-demand use.
     """
     dialect = Dialect(connection.vendor)
     bucketing = Bucketing(dialect, period_type, Range(date_from, date_to) if custom else None)
@@ -210,7 +208,9 @@ def compute(
         lo, hi = period_start(period_type, date_from), date_to
     prev_lo = bucketing.previous_start(lo)
     p = dialect.param()
-    customer_join, scope = _customer_join(scope_type), SCOPE_COLUMNS[scope_type]
+    needs_customer = ScopeType.SEGMENT in (scope_type, narrow[0] if narrow else None)
+    customer_join = " JOIN salesteam_customer c ON c.id = d.customer_id" if needs_customer else ""
+    scope = SCOPE_COLUMNS[scope_type]
     source = f"salesteam_deal d{customer_join}"
     scope_filter, scope_params = f"{scope} IS NOT NULL", []
     if scope_ids is not None:
@@ -218,6 +218,9 @@ def compute(
             f" AND {scope} IN ({', '.join(['%s'] * len(scope_ids))})" if scope_ids else " AND 1 = 0"
         )
         scope_params = list(scope_ids)
+    if narrow is not None:
+        scope_filter += f" AND {SCOPE_COLUMNS[narrow[0]]} = %s"
+        scope_params.append(narrow[1])
     results: dict[tuple[int, datetime.date], Parts] = defaultdict(Parts)
 
     def key(scope_id, start) -> tuple[int, datetime.date] | None:

@@ -7,6 +7,7 @@ cache (see README). Production sets DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=0
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -236,7 +237,18 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Every periodic job, in one place. django-celery-beat copies these into its tables, where admins
 # can edit them.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "kpis-nightly-run": {
+        "task": "kpis.tasks.nightly_run",
+        "schedule": crontab(minute=0, hour=2),  # 02:00 every day, in TIME_ZONE
+    },
+    "kpis-sweep": {
+        "task": "kpis.tasks.sweep",
+        "schedule": crontab(),  # every minute: re-enqueue KPI shards whose heartbeat went stale
+    },
+}
+# Tasks sent, with the run id, when a KPI run has been published (goals, bonuses, badges).
+KPI_RUN_FOLLOW_UP_TASKS: list[str] = []
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,332 @@
+"""KPI runs: open a run, plan its shards, compute each shard, publish the run. State lives in the database.
+
+A run is planned (which periods changed since the last successful run), split into one shard per
+(scope type, period type), and each shard recomputes and replaces its KpiValue rows in one
+transaction, so any shard may run twice. The shard that finishes last publishes the run (a counter on
+the run row, updated under a row lock) and triggers the follow-up tasks. A sweeper re-enqueues shards
+whose heartbeat went stale, so a lost message or a killed worker only delays a run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable
+
+from celery import current_app
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max, Min, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kpis import engine
+from kpis.definitions import Parts
+from kpis.models import KpiRun, KpiShard, KpiValue, PeriodType, ScopeType
+from salesteam.models import Campaign, Deal, User
+
+logger = logging.getLogger(__name__)
+
+STALE_AFTER = datetime.timedelta(minutes=6)
+PLAN_STALE_AFTER = datetime.timedelta(minutes=10)
+PART_FIELDS = Parts.field_names()
+
+
+# --- Starting and planning ---------------------------------------------------------------------------
+
+
+def kpi_run_start(
+    *,
+    trigger: str,
+    user: User | None = None,
+    full: bool = False,
+    date_from: datetime.date | None = None,
+    date_to: datetime.date | None = None,
+    in_process: bool = False,
+) -> KpiRun:
+    """Opens a KPI run and has it planned and computed.
+
+    Refuses with a ValidationError while another run is open (one run at a time, enforced by a partial
+    unique index). By default the planning and the shards run as Celery tasks enqueued after commit;
+    `in_process=True` computes everything in this process before returning (command line, tests).
+    """
+    if (date_from is None) != (date_to is None) or (date_from and date_to and date_from >= date_to):
+        raise ValidationError(_("Give both a start and an end date, the end after the start."))
+    try:
+        with transaction.atomic():
+            run = KpiRun.objects.create(
+                trigger=trigger, started_by=user, full=full, date_from=date_from, date_to=date_to
+            )
+    except IntegrityError:
+        running = KpiRun.objects.filter(is_open=True).first()
+        since = timezone.localtime(running.started_at).strftime("%H:%M") if running else ""
+        raise ValidationError(
+            _("A KPI run is already in progress (started at %(time)s); try again when it has finished.")
+            % {"time": since}
+        ) from None
+    if in_process:
+        kpi_run_plan(run_id=run.pk, in_process=True)
+        run.refresh_from_db()
+    else:
+        from kpis.tasks import plan_run
+
+        transaction.on_commit(lambda: plan_run.delay(run.pk))
+    return run
+
+
+def kpi_run_plan(*, run_id: int, in_process: bool = False) -> None:
+    """Works out the windows to recompute, refreshes first wins, creates the shards and starts them.
+
+    Idempotent: a run that already has shards only has its unfinished shards enqueued again.
+    """
+    with transaction.atomic():
+        run = KpiRun.objects.select_for_update().get(pk=run_id)
+        if run.status != KpiRun.Status.RUNNING:
+            return
+        if not run.shards.exists():
+            windows = _plan_windows(run)
+            run.periods = {
+                ptype: [start.isoformat(), end.isoformat()] for ptype, (start, end) in windows.items()
+            }
+            KpiShard.objects.bulk_create(
+                KpiShard(
+                    run=run,
+                    scope_type=scope_type,
+                    period_type=period_type,
+                    window_from=start,
+                    window_to=end,
+                    heartbeat_at=timezone.now(),
+                )
+                for period_type, (start, end) in windows.items()
+                for scope_type in ScopeType.values
+            )
+            run.shards_total = len(windows) * len(ScopeType.values)
+            run.save(update_fields=["periods", "shards_total"])
+            if run.shards_total == 0:
+                _publish(run)
+                return
+    shard_ids = list(run.shards.exclude(status=KpiShard.Status.DONE).values_list("pk", flat=True))
+    if in_process:
+        for shard_id in shard_ids:
+            kpi_shard_compute(shard_id=shard_id)
+    else:
+        from kpis.tasks import compute_shard
+
+        for shard_id in shard_ids:
+            compute_shard.delay(shard_id)
+
+
+def _plan_windows(run: KpiRun) -> dict[str, tuple[datetime.date, datetime.date]]:
+    """The window of period starts to recompute for each period type."""
+    if run.date_from and run.date_to:
+        engine.refresh_first_wins()
+        return _windows_covering([run.date_from, run.date_to - datetime.timedelta(days=1)])
+    last = (
+        KpiRun.objects.filter(status=KpiRun.Status.SUCCEEDED)
+        .exclude(pk=run.pk)
+        .order_by("-started_at")
+        .first()
+    )
+    if run.full or last is None:
+        run.full = True
+        run.save(update_fields=["full"])
+        engine.refresh_first_wins()
+        bounds = Deal.objects.aggregate(
+            lo=Min("created_on"), hi=Max("created_on"), closed_lo=Min("closed_on"), closed_hi=Max("closed_on")
+        )
+        campaigns = Campaign.objects.aggregate(lo=Min("start_on"), hi=Max("end_on"))
+        days = [day for day in (*bounds.values(), *campaigns.values()) if day]
+        return _windows_covering(days) if days else {}
+    days, customers = touched_since(last.started_at)
+    days |= engine.refresh_first_wins(sorted(customers))
+    return _windows_covering(days)
+
+
+def touched_since(since: datetime.datetime) -> tuple[set[datetime.date], set[int]]:
+    """Days whose periods changed since `since`, and the customers whose deals changed.
+
+    Reads the deal history (new and previous versions of every deal created, changed or deleted since),
+    deals updated in bulk, and campaigns whose cost or dates changed.
+    """
+    history = Deal.history.model
+    changed = history.objects.filter(history_date__gte=since)
+    changed_ids = changed.values("id")
+    previous_ids = (
+        history.objects.filter(history_date__lt=since, id__in=changed_ids)
+        .values("id")
+        .annotate(last=Max("history_id"))
+        .values("last")
+    )
+    rows: Iterable = [
+        *changed.values_list("created_on", "closed_on", "customer_id"),
+        *history.objects.filter(history_id__in=previous_ids).values_list(
+            "created_on", "closed_on", "customer_id"
+        ),
+        *Deal.objects.filter(updated_at__gte=since).values_list("created_on", "closed_on", "customer_id"),
+    ]
+    days: set[datetime.date] = set()
+    customers: set[int] = set()
+    for created_on, closed_on, customer_id in rows:
+        days.update(day for day in (created_on, closed_on) if day)
+        customers.add(customer_id)
+    campaign_history = Campaign.history.model
+    changed_campaigns = campaign_history.objects.filter(history_date__gte=since).values_list("id", flat=True)
+    for start_on, end_on in campaign_history.objects.filter(id__in=list(changed_campaigns)).values_list(
+        "start_on", "end_on"
+    ):
+        day = start_on
+        while day <= end_on:
+            days.add(day)
+            day = engine.period_end(PeriodType.MONTH, day.replace(day=1))
+        days.add(end_on)
+    return days, customers
+
+
+def _windows_covering(days: Iterable[datetime.date]) -> dict[str, tuple[datetime.date, datetime.date]]:
+    """For each period type, the window of period starts from the earliest touched period to the one
+    after the latest (whose retention and churn depend on it)."""
+    days = list(days)
+    if not days:
+        return {}
+    windows = {}
+    for period_type in PeriodType.values:
+        starts = {engine.period_start(period_type, day) for day in days}
+        first, last = min(starts), max(starts)
+        windows[period_type] = (first, engine.period_end(period_type, engine.period_end(period_type, last)))
+    return windows
+
+
+# --- Shards ------------------------------------------------------------------------------------------
+
+
+def kpi_shard_compute(*, shard_id: int) -> int:
+    """Recomputes one shard's KPI rows and replaces them; publishes the run if it was the last shard.
+
+    Idempotent: a shard that is done, or running elsewhere with a fresh heartbeat, is skipped, and a
+    shard computed twice writes the same rows. Returns the number of rows written.
+    """
+    now = timezone.now()
+    claimed = (
+        KpiShard.objects.filter(pk=shard_id, run__status=KpiRun.Status.RUNNING)
+        .filter(
+            Q(status=KpiShard.Status.PENDING)
+            | Q(status=KpiShard.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+        )
+        .update(status=KpiShard.Status.RUNNING, attempts=F("attempts") + 1, heartbeat_at=now)
+    )
+    if not claimed:
+        logger.info("KPI shard %s is done, failed or busy elsewhere; skipping", shard_id)
+        return 0
+    shard = KpiShard.objects.get(pk=shard_id)
+    computed = engine.compute(
+        shard.scope_type, period_type=shard.period_type, date_from=shard.window_from, date_to=shard.window_to
+    )
+    with transaction.atomic():
+        KpiValue.objects.filter(
+            scope_type=shard.scope_type,
+            period_type=shard.period_type,
+            period_start__gte=shard.window_from,
+            period_start__lt=shard.window_to,
+        ).delete()
+        _write_values(shard.scope_type, shard.period_type, computed)
+        finished = KpiShard.objects.filter(pk=shard.pk, status=KpiShard.Status.RUNNING).update(
+            status=KpiShard.Status.DONE, rows_written=len(computed), heartbeat_at=timezone.now()
+        )
+        if finished:
+            KpiRun.objects.filter(pk=shard.run_id).update(
+                shards_done=F("shards_done") + 1, rows_written=F("rows_written") + len(computed)
+            )
+            run = KpiRun.objects.select_for_update().get(pk=shard.run_id)
+            if run.status == KpiRun.Status.RUNNING and run.shards_done >= run.shards_total:
+                _publish(run)
+    return len(computed)
+
+
+def _write_values(scope_type: str, period_type: str, computed: dict) -> None:
+    columns = ["scope_type", "scope_id", "period_type", "period_start", *PART_FIELDS, "computed_at"]
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        # COPY is an order of magnitude faster than INSERT for the ~10^5 rows of a full run.
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY kpis_kpivalue ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for (scope_id, start), parts in computed.items():
+                copy.write_row(
+                    [scope_type, scope_id, period_type, start, *(getattr(parts, f) for f in PART_FIELDS), now]
+                )
+        return
+    KpiValue.objects.bulk_create(
+        (
+            KpiValue(
+                scope_type=scope_type,
+                scope_id=scope_id,
+                period_type=period_type,
+                period_start=start,
+                **{f: getattr(parts, f) for f in PART_FIELDS},
+            )
+            for (scope_id, start), parts in computed.items()
+        ),
+        batch_size=2000,
+    )
+
+
+def _publish(run: KpiRun) -> None:
+    run.status = KpiRun.Status.SUCCEEDED
+    run.is_open = None
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "is_open", "finished_at"])
+    for task_name in settings.KPI_RUN_FOLLOW_UP_TASKS:
+        transaction.on_commit(lambda name=task_name: current_app.send_task(name, args=[run.pk]))
+
+
+def kpi_shard_fail(*, shard_id: int, error: str) -> None:
+    """Marks a shard and its run failed; the run's error is shown to admins. The next run repairs all."""
+    with transaction.atomic():
+        shard = KpiShard.objects.select_for_update().filter(pk=shard_id).first()
+        if shard is None:
+            return
+        shard.status, shard.error = KpiShard.Status.FAILED, error[:4000]
+        shard.save(update_fields=["status", "error"])
+        KpiRun.objects.filter(pk=shard.run_id, status=KpiRun.Status.RUNNING).update(
+            status=KpiRun.Status.FAILED,
+            is_open=None,
+            finished_at=timezone.now(),
+            error=_("Shard %(scope)s/%(period)s failed: %(error)s")
+            % {"scope": shard.scope_type, "period": shard.period_type, "error": error[:4000]},
+        )
+
+
+def kpi_run_fail(*, run_id: int, error: str) -> None:
+    KpiRun.objects.filter(pk=run_id, status=KpiRun.Status.RUNNING).update(
+        status=KpiRun.Status.FAILED, is_open=None, finished_at=timezone.now(), error=error[:4000]
+    )
+
+
+def kpi_runs_sweep() -> dict[str, list[int]]:
+    """Re-enqueues work that went quiet: shards with a stale heartbeat and runs stuck before planning.
+
+    Safe to run at any time and any number of times; called every minute by Celery beat.
+    """
+    from kpis.tasks import compute_shard, plan_run
+
+    now = timezone.now()
+    stale = list(
+        KpiShard.objects.filter(
+            run__status=KpiRun.Status.RUNNING,
+            status__in=[KpiShard.Status.PENDING, KpiShard.Status.RUNNING],
+            heartbeat_at__lt=now - STALE_AFTER,
+        ).values_list("pk", flat=True)
+    )
+    KpiShard.objects.filter(pk__in=stale, status=KpiShard.Status.PENDING).update(heartbeat_at=now)
+    for shard_id in stale:
+        compute_shard.delay(shard_id)
+    unplanned = list(
+        KpiRun.objects.filter(
+            status=KpiRun.Status.RUNNING, shards_total=0, started_at__lt=now - PLAN_STALE_AFTER
+        ).values_list("pk", flat=True)
+    )
+    for run_id in unplanned:
+        plan_run.delay(run_id)
+    return {"shards": stale, "runs": unplanned}

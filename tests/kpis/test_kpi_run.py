@@ -1,0 +1,145 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from kpis import engine, services
+from kpis.definitions import Parts
+from kpis.models import KpiRun, KpiShard, KpiValue, ScopeType
+from salesteam import services as sales
+from salesteam.models import Deal
+from tests.kpis.fixtures import build_fixture
+
+pytestmark = pytest.mark.django_db
+D = datetime.date
+
+
+def stored() -> dict:
+    return {
+        (v.scope_type, v.scope_id, v.period_type, v.period_start): Parts.from_obj(v)
+        for v in KpiValue.objects.all()
+    }
+
+
+def expected_from_engine() -> dict:
+    """What a fresh in-process computation over every period gives."""
+    engine.refresh_first_wins()
+    result = {}
+    for scope_type in ScopeType.values:
+        for period_type in ("month", "quarter", "year"):
+            computed = engine.compute(
+                scope_type, period_type=period_type, date_from=D(2015, 1, 1), date_to=D(2030, 1, 1)
+            )
+            for (scope_id, start), parts in computed.items():
+                if parts != engine.empty_parts(scope_type):
+                    result[(scope_type, scope_id, period_type, start)] = parts
+    return result
+
+
+def nonzero(values: dict) -> dict:
+    return {k: v for k, v in values.items() if v != engine.empty_parts(k[0])}
+
+
+def test_a_full_run_stores_what_the_engine_computes_and_publishes_the_run():
+    build_fixture()
+    run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    assert run.status == KpiRun.Status.SUCCEEDED
+    assert run.shards_done == run.shards_total == 21
+    assert run.rows_written == KpiValue.objects.count() > 0
+    assert nonzero(stored()) == expected_from_engine()
+
+
+def test_running_twice_gives_identical_rows():
+    build_fixture()
+    services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    first = stored()
+    services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    assert stored() == first
+
+
+def test_a_shard_computed_twice_writes_the_same_rows():
+    build_fixture()
+    run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    before = stored()
+    shard = run.shards.get(scope_type="rep", period_type="month")
+    KpiShard.objects.filter(pk=shard.pk).update(status=KpiShard.Status.PENDING)
+    KpiRun.objects.filter(pk=run.pk).update(status=KpiRun.Status.RUNNING)
+    services.kpi_shard_compute(shard_id=shard.pk)
+    assert stored() == before
+
+
+def test_the_incremental_run_picks_up_an_edited_and_a_deleted_deal():
+    fixture = build_fixture()
+    services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    ann = fixture["reps"][0]
+    acme_2024 = Deal.objects.get(rep=ann, closed_on=D(2024, 1, 30))
+    sales.deal_update(actor=ann, deal=acme_2024, amount_original=Decimal("2500.00"), closed_on=D(2024, 2, 3))
+    sales.deal_delete(actor=ann, deal=Deal.objects.get(closed_on=D(2023, 11, 5)))
+
+    run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, in_process=True)
+
+    assert not run.full and run.status == KpiRun.Status.SUCCEEDED
+    assert nonzero(stored()) == expected_from_engine()
+    company_feb = KpiValue.objects.get(scope_type="company", period_type="month", period_start=D(2024, 2, 1))
+    assert company_feb.revenue == Decimal("2500.00")
+    assert not KpiValue.objects.filter(
+        scope_type="rep", scope_id=ann.pk, period_start=D(2023, 11, 1), revenue__gt=0
+    ).exists()
+
+
+def test_an_incremental_run_without_changes_writes_nothing():
+    build_fixture()
+    services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, in_process=True)
+    assert run.status == KpiRun.Status.SUCCEEDED and run.shards_total == 0 and run.rows_written == 0
+
+
+def test_a_second_run_is_refused_while_one_is_open():
+    KpiRun.objects.create(trigger=KpiRun.Trigger.NIGHTLY)
+    with pytest.raises(ValidationError, match="already in progress"):
+        services.kpi_run_start(trigger=KpiRun.Trigger.MANUAL, in_process=True)
+    assert KpiRun.objects.count() == 1
+
+
+def test_a_failed_shard_fails_the_run_and_the_next_run_repairs_everything():
+    build_fixture()
+    run = KpiRun.objects.create(trigger=KpiRun.Trigger.NIGHTLY)
+    shard = KpiShard.objects.create(
+        run=run, scope_type="rep", period_type="month", window_from=D(2023, 1, 1), window_to=D(2025, 1, 1)
+    )
+    services.kpi_shard_fail(shard_id=shard.pk, error="OperationalError: connection lost")
+    run.refresh_from_db()
+    assert run.status == KpiRun.Status.FAILED and "connection lost" in run.error and run.is_open is None
+    repaired = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, in_process=True)
+    assert repaired.status == KpiRun.Status.SUCCEEDED and repaired.full  # no successful run before it
+    assert nonzero(stored()) == expected_from_engine()
+
+
+def test_the_sweeper_re_enqueues_only_stale_shards(django_capture_on_commit_callbacks):
+    build_fixture()
+    run = KpiRun.objects.create(trigger=KpiRun.Trigger.NIGHTLY, shards_total=2)
+    old = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    stale = KpiShard.objects.create(
+        run=run,
+        scope_type="rep",
+        period_type="month",
+        window_from=D(2023, 1, 1),
+        window_to=D(2025, 1, 1),
+        status="running",
+        heartbeat_at=old,
+    )
+    fresh = KpiShard.objects.create(
+        run=run,
+        scope_type="team",
+        period_type="month",
+        window_from=D(2023, 1, 1),
+        window_to=D(2025, 1, 1),
+        status="running",
+        heartbeat_at=datetime.datetime.now(datetime.UTC),
+    )
+    found = services.kpi_runs_sweep()  # eager in tests: the stale shard is computed right away
+    assert found["shards"] == [stale.pk]
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stale.status == KpiShard.Status.DONE and fresh.status == KpiShard.Status.RUNNING
