@@ -1,15 +1,34 @@
 """The /api/v1/ endpoints of the core domain. Same selectors and services as the HTML pages."""
 
+import json
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from salesteam import selectors, services
 from salesteam.filters import DealFilter
-from salesteam.models import Campaign, Category, Customer, Deal, Stage, Team, TouchPoint, User
+from salesteam.importing import services as importing
+from salesteam.models import (
+    Campaign,
+    Category,
+    Customer,
+    Deal,
+    ImportJob,
+    ImportRowError,
+    MappingPreset,
+    Stage,
+    Team,
+    TouchPoint,
+    User,
+)
 
 
 def exception_handler(exc, context):
@@ -149,9 +168,118 @@ class CampaignViewSet(ReadOnlyScoped):
     search_fields = ["code", "name"]
 
 
+class ImportRowErrorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportRowError
+        fields = ["line", "column", "value", "message"]
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    progress_percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id", "kind", "status", "original_name", "source", "columns", "stages", "options", "dry_run",
+            "total_rows", "processed_rows", "progress_percent", "created_count", "updated_count",
+            "unchanged_count", "error_count", "rounded_count", "message", "created_by", "created_at",
+            "started_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class JSONObjectField(serializers.JSONField):
+    """A JSON object sent either as JSON or as a string in a multipart form."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str | bytes):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                self.fail("invalid")
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        return {str(key): str(value or "") for key, value in data.items()}
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    """Parses an upload; the import itself is `importing.services`' job."""
+
+    file = serializers.FileField()
+    kind = serializers.ChoiceField(choices=ImportJob.Kind.choices, default=ImportJob.Kind.DEALS)
+    source = serializers.CharField(max_length=50, default="import")
+    mapping = serializers.SlugRelatedField(
+        slug_field="name", queryset=MappingPreset.objects.all(), required=False, allow_null=True
+    )
+    columns = JSONObjectField(
+        required=False, help_text="Header of the file -> canonical column; overrides the guess."
+    )
+    stages = JSONObjectField(required=False, help_text="Stage value of the file -> stage.")
+    dayfirst = serializers.BooleanField(default=False)
+    decimal_comma = serializers.BooleanField(default=False)
+    create_missing = serializers.BooleanField(default=False)
+    dry_run = serializers.BooleanField(default=False, help_text="Only check the file; write nothing.")
+
+
+class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Deal and people imports: POST a file to import it (or check it with dry_run), GET its status."""
+
+    serializer_class = ImportJobSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ImportJob.objects.none()
+        if not importing.can_import_deals(self.request.user):
+            return ImportJob.objects.none()
+        return selectors.import_list(user=self.request.user)
+
+    @extend_schema(
+        request=ImportUploadSerializer, responses={201: ImportJobSerializer, 202: ImportJobSerializer}
+    )
+    def create(self, request, *args, **kwargs):
+        upload = ImportUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        data = upload.validated_data
+        if not importing.can_import_deals(request.user):
+            raise NotFound()
+        options = {name: data[name] for name in importing.OPTION_NAMES}
+        job = importing.import_upload(
+            actor=request.user,
+            file=data["file"],
+            kind=data["kind"],
+            source=data["source"],
+            options=options,
+            preset=data.get("mapping"),
+            dry_run=data["dry_run"],
+        )
+        if job.status != ImportJob.Status.FAILED:
+            if "columns" in data or "stages" in data:
+                job = importing.import_configure(
+                    actor=request.user,
+                    job=job,
+                    columns=data.get("columns") or job.columns,
+                    stages=data.get("stages") if "stages" in data else None,
+                )
+            job = importing.import_start(actor=request.user, job=job, commit=not data["dry_run"])
+        if job.status == ImportJob.Status.FAILED:
+            return Response(self.get_serializer(job).data, status=status.HTTP_400_BAD_REQUEST)
+        code = status.HTTP_202_ACCEPTED if job.is_active else status.HTTP_201_CREATED
+        return Response(self.get_serializer(job).data, status=code)
+
+    @extend_schema(responses=ImportRowErrorSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def errors(self, request, pk=None):
+        job = self.get_object()
+        page = self.paginate_queryset(selectors.import_errors(job=job))
+        return self.get_paginated_response(ImportRowErrorSerializer(page, many=True).data)
+
+
 router = DefaultRouter()
 router.register("deals", DealViewSet, basename="deal")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("teams", TeamViewSet, basename="team")
 router.register("users", UserViewSet, basename="user")
+router.register("imports", ImportViewSet, basename="import")

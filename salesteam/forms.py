@@ -3,7 +3,17 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from salesteam import selectors
-from salesteam.models import Campaign, Category, Customer, Deal, Stage, TouchPoint, User
+from salesteam.models import (
+    Campaign,
+    Category,
+    Customer,
+    Deal,
+    ImportJob,
+    MappingPreset,
+    Stage,
+    TouchPoint,
+    User,
+)
 
 
 class DateInput(forms.DateInput):
@@ -50,3 +60,96 @@ class DealForm(forms.Form):
 class StageForm(forms.Form):
     stage = forms.ChoiceField(label=_("Stage"), choices=Stage.choices)
     lost_reason = forms.CharField(label=_("Lost reason"), max_length=200, required=False)
+
+
+# --- Imports -----------------------------------------------------------------------------------------
+
+
+class ImportUploadForm(forms.Form):
+    """Upload of a deals file. `create_missing` is offered to admins only."""
+
+    file = forms.FileField(label=_("File"), help_text=_("CSV (comma, semicolon or tab) or XLSX."))
+    source = forms.CharField(
+        label=_("Source"),
+        max_length=50,
+        initial="import",
+        help_text=_("Deals are matched on source and external id: use the same source to update them."),
+    )
+    preset = forms.ModelChoiceField(
+        label=_("Saved mapping"), queryset=MappingPreset.objects.all(), required=False
+    )
+    dayfirst = forms.BooleanField(label=_("Dates are day first (DD/MM/YYYY)"), required=False)
+    decimal_comma = forms.BooleanField(label=_("Amounts use a decimal comma (1.234,56)"), required=False)
+    create_missing = forms.BooleanField(
+        label=_("Create missing reps, teams, customers, categories and campaigns"), required=False
+    )
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not user.is_admin:
+            del self.fields["create_missing"]
+
+
+class PeopleUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_("CSV or XLSX with the columns username, email, full name, role, team and manager."),
+    )
+    dayfirst = forms.BooleanField(label=_("Dates are day first (DD/MM/YYYY)"), required=False)
+
+
+class ImportMappingForm(forms.Form):
+    """The column mapping (one select per header of the file), the stage mapping and the options."""
+
+    dayfirst = forms.BooleanField(label=_("Dates are day first (DD/MM/YYYY)"), required=False)
+    decimal_comma = forms.BooleanField(label=_("Amounts use a decimal comma (1.234,56)"), required=False)
+    create_missing = forms.BooleanField(
+        label=_("Create missing reps, teams, customers, categories and campaigns"), required=False
+    )
+    preset_name = forms.CharField(
+        label=_("Save this mapping as"),
+        max_length=100,
+        required=False,
+        help_text=_("Optional: a name to reuse this mapping for the next file."),
+    )
+
+    def __init__(self, *args, job: ImportJob, user: User, columns: dict, **kwargs):
+        initial = {**job.options}
+        super().__init__(*args, initial=initial, **kwargs)
+        if not user.is_admin:
+            del self.fields["create_missing"]
+        if job.kind == ImportJob.Kind.PEOPLE:
+            del self.fields["decimal_comma"]
+            self.fields.pop("create_missing", None)
+            del self.fields["preset_name"]
+        self.job = job
+        column_choices = [("", _("— ignore —")), *columns.items()]
+        self.column_fields = []
+        for index, header in enumerate(job.headers):
+            name = f"col_{index}"
+            self.fields[name] = forms.ChoiceField(
+                label=header, choices=column_choices, required=False, initial=job.columns.get(header, "")
+            )
+            self.column_fields.append((header, name))
+        self.stage_fields = []
+        if job.kind == ImportJob.Kind.DEALS:
+            stage_choices = [("", _("— not mapped —")), *Stage.choices]
+            for index, value in enumerate(job.stages):
+                name = f"stage_{index}"
+                self.fields[name] = forms.ChoiceField(
+                    label=value, choices=stage_choices, required=False, initial=job.stages.get(value, "")
+                )
+                self.stage_fields.append((value, name))
+
+    def bound_columns(self):
+        return [(header, self[name]) for header, name in self.column_fields]
+
+    def bound_stages(self):
+        return [(value, self[name]) for value, name in self.stage_fields]
+
+    def mapping(self) -> tuple[dict[str, str], dict[str, str], dict[str, bool]]:
+        data = self.cleaned_data
+        columns = {header: data.get(name, "") for header, name in self.column_fields}
+        stages = {value: data.get(name, "") for value, name in self.stage_fields}
+        options = {key: bool(data.get(key)) for key in ("dayfirst", "decimal_comma", "create_missing")}
+        return columns, stages, options

@@ -365,6 +365,7 @@ class ImportJob(models.Model):
 
     class Status(models.TextChoices):
         UPLOADED = "uploaded", _("Uploaded")
+        CHECKING = "checking", _("Checking")
         PREVIEWED = "previewed", _("Previewed")
         QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")
@@ -379,6 +380,9 @@ class ImportJob(models.Model):
     columns = models.JSONField(_("column mapping"), default=dict, blank=True)
     stages = models.JSONField(_("stage mapping"), default=dict, blank=True)
     options = models.JSONField(_("options"), default=dict, blank=True)
+    file_info = models.JSONField(
+        _("file details"), default=dict, blank=True, help_text=_("Format, encoding, delimiter, headers.")
+    )
     dry_run = models.BooleanField(_("dry run"), default=False)
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows done"), default=0)
@@ -406,6 +410,14 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.CHECKING, self.Status.RUNNING)
+
+    @property
+    def headers(self) -> list[str]:
+        return list(self.file_info.get("headers", []))
 
     @property
     def progress_percent(self) -> int:

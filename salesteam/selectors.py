@@ -11,7 +11,17 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from salesteam.models import Campaign, Customer, Deal, ImportJob, Membership, Stage, Team, User
+from salesteam.models import (
+    Campaign,
+    Customer,
+    Deal,
+    ImportJob,
+    ImportRowError,
+    Membership,
+    Stage,
+    Team,
+    User,
+)
 
 
 def managed_team_ids(user: User) -> list[int]:
@@ -140,3 +150,8 @@ def import_list(*, user: User) -> QuerySet[ImportJob]:
 
 def import_get(*, user: User, pk: int) -> ImportJob:
     return get_object_or_404(import_list(user=user), pk=pk)
+
+
+def import_errors(*, job: ImportJob) -> QuerySet[ImportRowError]:
+    """The row errors of an import the caller already got through `import_get`, in file order."""
+    return ImportRowError.objects.filter(job=job).order_by("line", "id")
