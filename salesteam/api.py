@@ -113,6 +113,8 @@ class DealViewSet(viewsets.ModelViewSet):
     ordering_fields = ["created_on", "closed_on", "amount", "updated_at"]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation runs without a user
+            return Deal.objects.none()
         return selectors.deal_list(user=self.request.user)
 
     def create(self, request, *args, **kwargs):
@@ -138,6 +140,8 @@ class ReadOnlyScoped(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     selector = None
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation runs without a user
+            return self.serializer_class.Meta.model.objects.none()
         return type(self).selector(user=self.request.user)
 
 
