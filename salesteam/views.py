@@ -32,7 +32,7 @@ def add_service_errors(form, error: ValidationError) -> None:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return redirect("deal_list")
+    return redirect("kpis:dashboard")
 
 
 @login_required

@@ -13,7 +13,9 @@ document.querySelectorAll("[data-progress-url]").forEach((el) => {
     const response = await fetch(el.dataset.progressUrl, { headers: { Accept: "application/json" } });
     if (!response.ok) return;
     const data = await response.json();
-    bar.style.width = `${data.percent}%`;
+    if (bar) bar.style.width = `${data.percent}%`;
+    const native = el.querySelector("progress");
+    if (native) native.value = data.percent;
     label.textContent = data.label;
     if (data.finished) {
       window.location.reload();
