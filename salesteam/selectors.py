@@ -7,21 +7,24 @@ answers 404 exactly like a missing one.
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from salesteam.models import (
+    OPEN_STAGES,
     Campaign,
     Customer,
     Deal,
     ImportJob,
     ImportRowError,
     Membership,
-    Stage,
     Team,
     User,
 )
+from salesteam.services import round_money
 
 
 def managed_team_ids(user: User) -> list[int]:
@@ -86,13 +89,32 @@ def deal_history(*, deal: Deal) -> list[dict]:
     return entries
 
 
-def pipeline(*, user: User) -> list[dict]:
-    """Open deals grouped by stage, each group with its count and total amount."""
+def pipeline(*, user: User, per_stage: int = 20) -> list[dict]:
+    """Open deals grouped by stage: each group's count and total amount, and its `per_stage` newest deals.
+
+    Five queries whatever the number of deals: one aggregate and one bounded list per stage.
+    """
     deals = deal_list(user=user)
+    totals = {
+        row["stage"]: row
+        for row in deals.filter(stage__in=OPEN_STAGES)
+        .order_by()
+        .values("stage")
+        .annotate(count=Count("id"), total=Sum("amount"))
+    }
     groups = []
-    for stage in (Stage.LEAD, Stage.QUALIFIED, Stage.PROPOSAL, Stage.NEGOTIATION):
-        stage_deals = deals.filter(stage=stage)
-        groups.append({"stage": stage, "label": stage.label, "deals": stage_deals[:50]})
+    for stage in OPEN_STAGES:
+        summary = totals.get(stage, {})
+        groups.append(
+            {
+                "stage": stage,
+                "label": stage.label,
+                "count": summary.get("count", 0),
+                # SQLite sums decimals with extra places; show cents like every other amount.
+                "total": round_money(summary.get("total") or Decimal(0)),
+                "deals": deals.filter(stage=stage)[:per_stage],
+            }
+        )
     return groups
 
 
