@@ -212,7 +212,8 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
                         columns=columns,
                         stages=stages,
                     )
-                    messages.success(request, _("Mapping saved as “%(name)s”.") % form.cleaned_data)
+                    name = form.cleaned_data["preset_name"]
+                    messages.success(request, _("Mapping saved as “%(name)s”.") % {"name": name})
                 importing.import_start(actor=request.user, job=job, commit=False)
             except ValidationError as error:
                 add_service_errors(form, error)

@@ -184,16 +184,25 @@ class DealImport:
         result.counts.processed = len(rows)
         self._resolve(rows, result)
         valid = [row for row in rows if not row.failed]
-        existing = {}
+        existing: dict[str, tuple] = {}
         if valid:
             ids = [row.external_id for row in valid]
             existing = {
-                deal.external_id: deal
-                for deal in Deal.objects.filter(source=self.options.source, external_id__in=ids)
+                external_id: stored
+                for external_id, *stored in Deal.objects.filter(
+                    source=self.options.source, external_id__in=ids
+                ).values_list("external_id", "pk", *COMPARED)
             }
-        now = timezone.now()
+        changed: dict[int, dict[str, Any]] = {}
         for row in valid:
-            self._validate(row, existing.get(row.external_id), now, result)
+            self._validate(row, existing.get(row.external_id), changed, result)
+        if changed and self.options.commit:
+            now = timezone.now()
+            for deal in Deal.objects.filter(pk__in=list(changed)):
+                for name, value in changed[deal.pk].items():
+                    setattr(deal, name, value)
+                deal.updated_at = now
+                result.changed.append(deal)
         result.counts.errors = sum(1 for row in rows if row.failed)
         return result
 
@@ -410,7 +419,10 @@ class DealImport:
         elif new_customers:
             self.customers.update(dict.fromkeys(new_customers, PLACEHOLDER))
 
-    def _validate(self, row: _Row, deal: Deal | None, now: datetime.datetime, result: BatchResult) -> None:
+    def _validate(
+        self, row: _Row, stored: tuple | None, changed: dict[int, dict[str, Any]], result: BatchResult
+    ) -> None:
+        """Validates one row with prepare_deal and sorts it into new, changed or unchanged."""
         values = row.values
         try:
             prepared = prepare_deal(values, self.ref)
@@ -439,21 +451,18 @@ class DealImport:
         }
         if needs_rounding(values.get("amount_original")) or needs_rounding(values.get("cost_original")):
             result.counts.rounded += 1
-        if deal is None:
+        if stored is None:
             result.counts.created += 1
             if self.options.commit:
                 fields["external_id"] = row.external_id
                 result.new.append(fields)
             return
-        if all(getattr(deal, name) == value for name, value in fields.items()):
+        pk, *values = stored
+        if tuple(values) == tuple(fields.values()):
             result.counts.unchanged += 1
             return
         result.counts.updated += 1
-        if self.options.commit:
-            for name, value in fields.items():
-                setattr(deal, name, value)
-            deal.updated_at = now
-            result.changed.append(deal)
+        changed[pk] = fields
 
     def write(self, result: BatchResult) -> None:
         """Inserts and updates the batch's deals, with one history record each. Call in a transaction."""

@@ -147,7 +147,15 @@ def guess_columns(headers: Iterable[str], *, aliases: dict[str, tuple[str, ...]]
 
 
 def guess_deal_columns(headers: Iterable[str]) -> dict[str, str]:
-    return guess_columns(headers, aliases=DEAL_HEADER_ALIASES)
+    mapping = guess_columns(headers, aliases=DEAL_HEADER_ALIASES)
+    chosen = {canonical: header for header, canonical in mapping.items() if canonical}
+    # "Account ID" + "Account Name": the id is the customer id and the name its name.
+    if "customer_id" in chosen and "customer_name" not in chosen:
+        for header, canonical in mapping.items():
+            if not canonical and normalise(header) in ("account name", "customer name", "company name"):
+                mapping[header] = "customer_name"
+                break
+    return mapping
 
 
 def guess_people_columns(headers: Iterable[str]) -> dict[str, str]:
