@@ -24,6 +24,7 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
@@ -210,8 +211,10 @@ class Command(BaseCommand):
 
     def reset(self) -> None:
         demo_users = User.objects.filter(username__in=self.demo_usernames())
-        Deal.objects.filter(source=SOURCE).delete()
+        # The demo deals' history goes with them, so deleting them need not write a history row each.
         Deal.history.filter(source=SOURCE).delete()
+        with override_settings(SIMPLE_HISTORY_ENABLED=False):
+            Deal.objects.filter(source=SOURCE).delete()
         Membership.objects.filter(user__in=demo_users).delete()
 
     def build(self, rng: random.Random) -> int:
@@ -491,9 +494,17 @@ class Command(BaseCommand):
         }
 
     def print_logins(self) -> None:
-        users = User.objects.filter(username__in=self.demo_usernames()).order_by("role", "username")
+        users = (
+            User.objects.filter(username__in=self.demo_usernames())
+            .prefetch_related("managed_teams", "memberships__team")
+            .order_by("role", "username")
+        )
         self.stdout.write("")
         self.stdout.write(_("Demo logins (password “%(password)s”):") % {"password": PASSWORD})
         for user in users:
-            state = "" if user.is_active else " " + _("(inactive, cannot log in)")
-            self.stdout.write(f"  {user.username:<16} {user.get_role_display()}{state}")
+            teams = [team.name for team in user.managed_teams.all()]
+            teams += [m.team.name for m in user.memberships.all() if m.valid_to is None]
+            line = f"  {user.username:<16} {user.get_role_display():<10} {', '.join(teams)}"
+            if not user.is_active:
+                line += " " + _("(inactive, cannot log in)")
+            self.stdout.write(line.rstrip())
