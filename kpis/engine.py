@@ -10,6 +10,7 @@ PostgreSQL and SQLite kept in `Dialect`.
 from __future__ import annotations
 
 import datetime
+import functools
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ def period_start(period_type: str, day: datetime.date) -> datetime.date:
     return datetime.date(day.year, 1, 1)
 
 
+@functools.cache
 def period_step(period_type: str) -> relativedelta:
     return {
         PeriodType.MONTH: relativedelta(months=1),
@@ -62,11 +64,13 @@ def period_step(period_type: str) -> relativedelta:
     }[period_type]
 
 
+@functools.lru_cache(maxsize=4096)
 def period_end(period_type: str, start: datetime.date) -> datetime.date:
     """Exclusive end of the period starting on `start`."""
     return start + period_step(period_type)
 
 
+@functools.lru_cache(maxsize=4096)
 def previous_start(period_type: str, start: datetime.date) -> datetime.date:
     return start - period_step(period_type)
 
@@ -106,7 +110,7 @@ class Dialect:
 
     def bucket(self, period_type: str, column: str) -> str:
         if self.pg:
-            return f"date_trunc('{period_type}', {column})::date"
+            return f"date_trunc('{period_type}', {column}::timestamp)::date"
         if period_type == PeriodType.MONTH:
             return f"date({column}, 'start of month')"
         if period_type == PeriodType.YEAR:
@@ -184,8 +188,26 @@ def _fetch(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def compute(
-    scope_type: str,
+def _expand_scopes(scope_types: list[str]) -> tuple[str, str, str]:
+    """SQL that repeats each deal row once per scope type: (join clause, scope index, scope id).
+
+    A cross join with a small constant table lets one pass over the deals group every scope type at
+    once, on PostgreSQL and SQLite alike.
+    """
+    if len(scope_types) == 1:
+        return "", "0", SCOPE_COLUMNS[scope_types[0]]
+    table = " UNION ALL ".join(f"SELECT {index} AS st" for index in range(len(scope_types)))
+    case = " ".join(f"WHEN {index} THEN {SCOPE_COLUMNS[t]}" for index, t in enumerate(scope_types))
+    return f" CROSS JOIN ({table}) sc", "sc.st", f"CASE sc.st {case} END"
+
+
+def compute(scope_type: str, **kwargs) -> dict[tuple[int, datetime.date], Parts]:
+    """Parts of one scope type; see `compute_scopes`."""
+    return compute_scopes([scope_type], **kwargs)[scope_type]
+
+
+def compute_scopes(
+    scope_types: list[str],
     *,
     period_type: str | None = None,
     date_from: datetime.date,
@@ -193,12 +215,12 @@ def compute(
     custom: bool = False,
     scope_ids: list[int] | None = None,
     narrow: tuple[str, int] | None = None,
-) -> dict[tuple[int, datetime.date], Parts]:
-    """Parts of every (scope id, period start) of `scope_type` whose period starts in [date_from, date_to).
+) -> dict[str, dict[tuple[int, datetime.date], Parts]]:
+    """Parts of every (scope id, period start) of each scope type, periods starting in [date_from, date_to).
 
     With `custom=True` the single range [date_from, date_to) is one period. Scopes and periods without
-    any activity are absent; readers treat them as zero. `scope_ids` narrows the scopes and `narrow`
-    (a scope type and id, e.g. a segment) the deals, for goals and other on-demand use.
+    any activity are absent; readers treat them as zero. `scope_ids` (with a single scope type) narrows
+    the scopes and `narrow` (a scope type and id, e.g. a segment) the deals, for on-demand use.
     """
     dialect = Dialect(connection.vendor)
     bucketing = Bucketing(dialect, period_type, Range(date_from, date_to) if custom else None)
@@ -208,12 +230,13 @@ def compute(
         lo, hi = period_start(period_type, date_from), date_to
     prev_lo = bucketing.previous_start(lo)
     p = dialect.param()
-    needs_customer = ScopeType.SEGMENT in (scope_type, narrow[0] if narrow else None)
+    needs_customer = ScopeType.SEGMENT in (*scope_types, narrow[0] if narrow else None)
     customer_join = " JOIN salesteam_customer c ON c.id = d.customer_id" if needs_customer else ""
-    scope = SCOPE_COLUMNS[scope_type]
-    source = f"salesteam_deal d{customer_join}"
+    expansion, st, scope = _expand_scopes(scope_types)
+    source = f"salesteam_deal d{customer_join}{expansion}"
     scope_filter, scope_params = f"{scope} IS NOT NULL", []
     if scope_ids is not None:
+        assert len(scope_types) == 1, "scope_ids needs a single scope type"
         scope_filter += (
             f" AND {scope} IN ({', '.join(['%s'] * len(scope_ids))})" if scope_ids else " AND 1 = 0"
         )
@@ -221,13 +244,14 @@ def compute(
     if narrow is not None:
         scope_filter += f" AND {SCOPE_COLUMNS[narrow[0]]} = %s"
         scope_params.append(narrow[1])
-    results: dict[tuple[int, datetime.date], Parts] = defaultdict(Parts)
+    results: list[dict[tuple[int, datetime.date], Parts]] = [defaultdict(Parts) for _ in scope_types]
+    as_date = dialect.date
 
-    def key(scope_id, start) -> tuple[int, datetime.date] | None:
-        start = dialect.date(start) if start is not None else None
+    def parts_at(index, scope_id, start) -> Parts | None:
+        start = as_date(start) if start is not None else None
         if start is None or not (lo <= start < hi):
             return None
-        return int(scope_id), start
+        return results[index][(int(scope_id), start)]
 
     # 1. Deals closed in the period: revenue, cost, won and lost counts, cycle days, new-customer revenue.
     closed_bucket, closed_params = bucketing.of("d.closed_on")
@@ -238,7 +262,7 @@ def compute(
         f", percentile_cont(0.5) WITHIN GROUP (ORDER BY {days}) FILTER (WHERE {won})" if dialect.pg else ""
     )
     sql = f"""
-        SELECT {scope}, {closed_bucket},
+        SELECT {st}, {scope}, {closed_bucket},
             {dialect.money_sum(f"CASE WHEN {won} THEN d.amount END")},
             {dialect.money_sum(f"CASE WHEN {won} THEN d.cost END")},
             {dialect.money_sum(f"CASE WHEN {won} AND d.campaign_id IS NOT NULL THEN d.amount END")},
@@ -249,106 +273,90 @@ def compute(
             {median}
         FROM {source} LEFT JOIN kpis_customerfirstwin f ON f.customer_id = d.customer_id
         WHERE d.stage IN ('won', 'lost') AND d.closed_on >= {p} AND d.closed_on < {p} AND {scope_filter}
-        GROUP BY 1, 2
+        GROUP BY 1, 2, 3
     """
     params = [*closed_params, *first_params, *closed_params, lo, hi, *scope_params]
+    money = dialect.money
     for row in _fetch(sql, params):
-        k = key(row[0], row[1])
-        if k is None:
+        parts = parts_at(row[0], row[1], row[2])
+        if parts is None:
             continue
-        parts = results[k]
-        parts.revenue = dialect.money(row[2])
-        parts.cost = dialect.money(row[3])
-        parts.campaign_revenue = dialect.money(row[4])
-        parts.won_count, parts.lost_count, parts.cycle_days_sum = int(row[5]), int(row[6]), int(row[7])
-        parts.new_customer_revenue = dialect.money(row[8])
-        if dialect.pg and row[9] is not None:
-            parts.cycle_days_median = Decimal(str(row[9])).quantize(Decimal("0.1"))
+        parts.revenue, parts.cost, parts.campaign_revenue = money(row[3]), money(row[4]), money(row[5])
+        parts.won_count, parts.lost_count, parts.cycle_days_sum = int(row[6]), int(row[7]), int(row[8])
+        parts.new_customer_revenue = money(row[9])
+        if dialect.pg and row[10] is not None:
+            parts.cycle_days_median = Decimal(str(row[10])).quantize(Decimal("0.1"))
     if not dialect.pg:
-        _sqlite_medians(
-            results, source, scope, scope_filter, scope_params, closed_bucket, closed_params, lo, hi, key
-        )
+        sql = f"""
+            SELECT {st}, {scope}, {closed_bucket}, {days} FROM {source}
+            WHERE {won} AND d.closed_on >= %s AND d.closed_on < %s AND {scope_filter}
+        """
+        cycles: dict = defaultdict(list)
+        for index, scope_id, start, value in _fetch(sql, [*closed_params, lo, hi, *scope_params]):
+            cycles[(index, scope_id, start)].append(value)
+        for (index, scope_id, start), values in cycles.items():
+            if (parts := parts_at(index, scope_id, start)) is not None:
+                parts.cycle_days_median = Decimal(str(statistics.median(values))).quantize(Decimal("0.1"))
 
     # 2. Deals created in the period, and how many of them are won by now.
     created_bucket, created_params = bucketing.of("d.created_on")
     sql = f"""
-        SELECT {scope}, {created_bucket}, COUNT(*), SUM(CASE WHEN {won} THEN 1 ELSE 0 END)
+        SELECT {st}, {scope}, {created_bucket}, COUNT(*), SUM(CASE WHEN {won} THEN 1 ELSE 0 END)
         FROM {source}
         WHERE d.created_on >= {p} AND d.created_on < {p} AND {scope_filter}
-        GROUP BY 1, 2
+        GROUP BY 1, 2, 3
     """
     for row in _fetch(sql, [*created_params, lo, hi, *scope_params]):
-        if (k := key(row[0], row[1])) is not None:
-            results[k].created_count, results[k].created_won_count = int(row[2]), int(row[3])
+        if (parts := parts_at(row[0], row[1], row[2])) is not None:
+            parts.created_count, parts.created_won_count = int(row[3]), int(row[4])
 
     # 3. Distinct active customers, retained from the previous period, and new (first win ever in it).
     prev_bucket, prev_params = bucketing.previous_of("a.p")
     first_of_active, first_active_params = bucketing.of("f.first_won_on")
     sql = f"""
         WITH act AS (
-            SELECT DISTINCT {scope} AS s, d.customer_id AS cu, {closed_bucket} AS p
+            SELECT DISTINCT {st} AS st, {scope} AS s, d.customer_id AS cu, {closed_bucket} AS p
             FROM {source}
             WHERE {won} AND d.closed_on >= {p} AND d.closed_on < {p} AND {scope_filter}
         )
-        SELECT a.s, a.p, COUNT(*), COUNT(b.cu), SUM(CASE WHEN {first_of_active} = a.p THEN 1 ELSE 0 END)
+        SELECT a.st, a.s, a.p, COUNT(*), COUNT(b.cu), SUM(CASE WHEN {first_of_active} = a.p THEN 1 ELSE 0 END)
         FROM act a
-        LEFT JOIN act b ON b.s = a.s AND b.cu = a.cu AND b.p = {prev_bucket}
+        LEFT JOIN act b ON b.st = a.st AND b.s = a.s AND b.cu = a.cu AND b.p = {prev_bucket}
         LEFT JOIN kpis_customerfirstwin f ON f.customer_id = a.cu
-        GROUP BY a.s, a.p
+        GROUP BY a.st, a.s, a.p
     """
     params = [*closed_params, prev_lo, hi, *scope_params, *first_active_params, *prev_params]
-    active: dict[tuple[int, datetime.date], int] = {}
-    for row in _fetch(sql, params):
-        start = dialect.date(row[1])
-        active[(int(row[0]), start)] = int(row[2])
-        if (k := key(row[0], start)) is not None:
-            parts = results[k]
-            parts.active_customers, parts.retained_customers, parts.new_customers = (
-                int(row[2]),
-                int(row[3]),
-                int(row[4] or 0),
-            )
-    for (scope_id, start), count in active.items():
+    for index, scope_id, start, active, retained, new in _fetch(sql, params):
+        start = as_date(start)
+        if (parts := parts_at(index, scope_id, start)) is not None:
+            parts.active_customers, parts.retained_customers, parts.new_customers = active, retained, new or 0
         following = bucketing.end(start) if not custom else (date_from if start < date_from else None)
-        if following is not None and (k := key(scope_id, following)) is not None:
-            results[k].prev_active_customers = count
+        if following is not None and (parts := parts_at(index, scope_id, following)) is not None:
+            parts.prev_active_customers = active
 
     # 4. Customers acquired: the first won deal ever of a customer, credited to that deal's scope.
-    first_bucket_only, first_only_params = bucketing.of("f.first_won_on")
     sql = f"""
-        SELECT {scope}, {first_bucket_only}, COUNT(*)
-        FROM kpis_customerfirstwin f JOIN salesteam_deal d ON d.id = f.first_deal_id{customer_join}
+        SELECT {st}, {scope}, {first_bucket}, COUNT(*)
+        FROM kpis_customerfirstwin f JOIN salesteam_deal d ON d.id = f.first_deal_id{customer_join}{expansion}
         WHERE f.first_won_on >= {p} AND f.first_won_on < {p} AND {scope_filter}
-        GROUP BY 1, 2
+        GROUP BY 1, 2, 3
     """
-    for row in _fetch(sql, [*first_only_params, lo, hi, *scope_params]):
-        if (k := key(row[0], row[1])) is not None:
-            results[k].acquired_customers = int(row[2])
+    for row in _fetch(sql, [*first_params, lo, hi, *scope_params]):
+        if (parts := parts_at(row[0], row[1], row[2])) is not None:
+            parts.acquired_customers = int(row[3])
 
     # 5. Campaign cost spread over the campaign's days.
-    if scope_type in COSTED_SCOPES:
-        _campaign_costs(results, scope_type, bucketing, dialect, lo, hi, key, scope_ids)
-        for parts in results.values():
-            if parts.campaign_cost is None:
-                parts.campaign_cost = Decimal("0.00")
-    return dict(results)
+    def in_window(scope_id, start) -> tuple[int, datetime.date] | None:
+        return (int(scope_id), start) if lo <= start < hi else None
 
-
-def _sqlite_medians(
-    results, source, scope, scope_filter, scope_params, bucket, bucket_params, lo, hi, key
-) -> None:
-    dialect = Dialect("sqlite")
-    days = dialect.days_between("d.created_on", "d.closed_on")
-    sql = f"""
-        SELECT {scope}, {bucket}, {days} FROM {source}
-        WHERE d.stage = 'won' AND d.closed_on >= %s AND d.closed_on < %s AND {scope_filter}
-    """
-    groups: dict = defaultdict(list)
-    for scope_id, start, value in _fetch(sql, [*bucket_params, lo, hi, *scope_params]):
-        if (k := key(scope_id, start)) is not None:
-            groups[k].append(value)
-    for k, values in groups.items():
-        results[k].cycle_days_median = Decimal(str(statistics.median(values))).quantize(Decimal("0.1"))
+    by_type = dict(zip(scope_types, results, strict=True))
+    for scope_type, computed in by_type.items():
+        if scope_type in COSTED_SCOPES:
+            _campaign_costs(computed, scope_type, bucketing, dialect, lo, hi, in_window, scope_ids)
+            for parts in computed.values():
+                if parts.campaign_cost is None:
+                    parts.campaign_cost = Decimal("0.00")
+    return {scope_type: dict(computed) for scope_type, computed in by_type.items()}
 
 
 def campaign_cost_in(campaign: Campaign, start: datetime.date, end: datetime.date) -> Decimal:

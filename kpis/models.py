@@ -140,8 +140,9 @@ class KpiShard(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
+    """Every scope type for the periods of one type that start in [window_from, window_to)."""
+
     run = models.ForeignKey(KpiRun, on_delete=models.CASCADE, related_name="shards")
-    scope_type = models.CharField(max_length=16, choices=ScopeType.choices)
     period_type = models.CharField(max_length=8, choices=PeriodType.choices)
     window_from = models.DateField()
     window_to = models.DateField()
@@ -154,9 +155,9 @@ class KpiShard(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["run", "scope_type", "period_type"], name="kpishard_unique_per_run"
+                fields=["run", "period_type", "window_from"], name="kpishard_unique_per_run"
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.run_id}:{self.scope_type}/{self.period_type}"
+        return f"{self.run_id}:{self.period_type} {self.window_from}–{self.window_to}"
