@@ -45,7 +45,7 @@ def generate(deals: int) -> None:
     _sql(
         [
             "SELECT setseed(0.42)",
-            f"INSERT INTO salesteam_team (name) SELECT 'Team ' || i FROM generate_series(1, {TEAMS}) i",
+            f"INSERT INTO salesteam_team (name) SELECT 'Team ' || i FROM generate_series(1, {TEAMS}) i",  # noqa: E501
             "INSERT INTO salesteam_user (password, is_superuser, username, first_name, last_name, email, is_staff,"
             " is_active, date_joined, role, full_name, employee_id)"
             f" SELECT '!', false, 'rep' || i, '', '', '', false, true, now(), 'rep', 'Rep ' || i, ''"
@@ -70,15 +70,16 @@ def generate(deals: int) -> None:
             " (SELECT min(id) FROM salesteam_touchpoint) AS tp0",
             f"""
             INSERT INTO salesteam_deal (source, external_id, title, rep_id, team_id, customer_id, campaign_id,
-                touch_point_id, category_id, stage, currency, amount_original, cost_original, exchange_rate,
-                amount, cost, created_on, closed_on, lost_reason, created_at, updated_at)
-            SELECT 'bench', g.i::text, '', g.rep, m.team_id, g.customer, g.campaign, g.tp, g.cat, g.stage, 'EUR',
-                g.amount, g.cost, 1, g.amount, g.cost, g.created,
+                touch_point_id, category_id, stage, currency, amount_original, cost_original,
+                exchange_rate, amount, cost, created_on, closed_on, lost_reason, created_at, updated_at)
+            SELECT 'bench', g.i::text, '', g.rep, m.team_id, g.customer, g.campaign, g.tp, g.cat, g.stage,
+                'EUR', g.amount, g.cost, 1, g.amount, g.cost, g.created,
                 CASE WHEN g.stage IN ('won', 'lost') THEN g.created + g.cycle END, '', now(), now()
             FROM (
                 SELECT i, b.rep0 + floor(random() * {REPS})::int AS rep,
                     b.cust0 + floor(random() * {CUSTOMERS})::int AS customer,
-                    CASE WHEN random() < 0.3 THEN b.camp0 + floor(random() * {CAMPAIGNS})::int END AS campaign,
+                    CASE WHEN random() < 0.3 THEN b.camp0 + floor(random() * {CAMPAIGNS})::int END
+                        AS campaign,
                     b.tp0 + floor(random() * 7)::int AS tp, b.cat0 + floor(random() * 8)::int AS cat,
                     (ARRAY['won','won','won','lost','lost','lead','proposal'])[1 + floor(random() * 7)::int]
                         AS stage,
@@ -144,8 +145,8 @@ def _worker_run(concurrency: int) -> tuple[float, float]:
 
     env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "0"}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "salesteam", "worker", "-c", str(concurrency), "--loglevel=WARNING",
-         "-n", f"bench{concurrency}@%h"],
+        [sys.executable, "-m", "celery", "-A", "salesteam", "worker", "-c", str(concurrency),
+         "--loglevel=WARNING", "-n", f"bench{concurrency}@%h"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     try:

@@ -1,10 +1,11 @@
 """KPI runs: open a run, plan its shards, compute each shard, publish the run. State lives in the database.
 
-A run is planned (which periods changed since the last successful run), split into shards of one
-period type and one calendar year each (every scope type at once), and each shard recomputes and replaces its KpiValue rows in one
-transaction, so any shard may run twice. The shard that finishes last publishes the run (a counter on
-the run row, updated under a row lock) and triggers the follow-up tasks. A sweeper re-enqueues shards
-whose heartbeat went stale, so a lost message or a killed worker only delays a run.
+A run is planned (which periods changed since the last successful run) and split into shards of one
+period type and one calendar year each, every scope type at once. Each shard recomputes and replaces
+its KpiValue rows in one transaction, so any shard may run twice. The shard that finishes last
+publishes the run (a counter on the run row, updated under a row lock) and triggers the follow-up
+tasks. A sweeper re-enqueues shards whose heartbeat went stale, so a lost message or a killed worker
+only delays a run.
 """
 
 from __future__ import annotations
