@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db import connection
+from django.db import connection, transaction
 
 from kpis.definitions import Parts
-from kpis.models import PeriodType, ScopeType
+from kpis.models import CustomerFirstWin, PeriodType, ScopeType
 from salesteam.models import Campaign
 
 CENTS = Decimal("0.01")
@@ -311,6 +311,7 @@ def compute_scopes(
             parts.created_count, parts.created_won_count = int(row[3]), int(row[4])
 
     # 3. Distinct active customers, retained from the previous period, and new (first win ever in it).
+    # A customer is retained when their previous active period, within the scope, is the one just before.
     prev_bucket, prev_params = bucketing.previous_of("a.p")
     first_of_active, first_active_params = bucketing.of("f.first_won_on")
     sql = f"""
@@ -318,14 +319,16 @@ def compute_scopes(
             SELECT DISTINCT {st} AS st, {scope} AS s, d.customer_id AS cu, {closed_bucket} AS p
             FROM {source}
             WHERE {won} AND d.closed_on >= {p} AND d.closed_on < {p} AND {scope_filter}
+        ), flagged AS (
+            SELECT st, s, cu, p, LAG(p) OVER (PARTITION BY st, s, cu ORDER BY p) AS before FROM act
         )
-        SELECT a.st, a.s, a.p, COUNT(*), COUNT(b.cu), SUM(CASE WHEN {first_of_active} = a.p THEN 1 ELSE 0 END)
-        FROM act a
-        LEFT JOIN act b ON b.st = a.st AND b.s = a.s AND b.cu = a.cu AND b.p = {prev_bucket}
-        LEFT JOIN kpis_customerfirstwin f ON f.customer_id = a.cu
+        SELECT a.st, a.s, a.p, COUNT(*),
+            SUM(CASE WHEN a.before = {prev_bucket} THEN 1 ELSE 0 END),
+            SUM(CASE WHEN {first_of_active} = a.p THEN 1 ELSE 0 END)
+        FROM flagged a LEFT JOIN kpis_customerfirstwin f ON f.customer_id = a.cu
         GROUP BY a.st, a.s, a.p
     """
-    params = [*closed_params, prev_lo, hi, *scope_params, *first_active_params, *prev_params]
+    params = [*closed_params, prev_lo, hi, *scope_params, *prev_params, *first_active_params]
     for index, scope_id, start, active, retained, new in _fetch(sql, params):
         start = as_date(start)
         if (parts := parts_at(index, scope_id, start)) is not None:
@@ -429,33 +432,41 @@ FIRST_WIN_SELECT = """
 
 
 def refresh_first_wins(customer_ids: list[int] | None = None) -> set[datetime.date]:
-    """Recomputes customers' first won deal (all customers, or those given). Idempotent.
+    """Brings customers' first won deal up to date (all customers, or those given). Idempotent.
 
-    Returns the days of the first wins that changed (old and new), whose periods must be recomputed.
+    Only rows that changed are written. Returns the days of the first wins that changed (old and
+    new), whose periods must be recomputed.
     """
     if customer_ids is not None and not customer_ids:
         return set()
-    only, params = "", []
+    where, params = "", []
     if customer_ids is not None:
-        only = f"customer_id IN ({', '.join(['%s'] * len(customer_ids))})"
+        where = f"customer_id IN ({', '.join(['%s'] * len(customer_ids))})"
         params = list(customer_ids)
-    owned = f"WHERE {only}" if only else ""
-    current = f"SELECT customer_id, first_won_on FROM kpis_customerfirstwin {owned}"
     dialect = Dialect(connection.vendor)
-    before = {customer: dialect.date(day) for customer, day in _fetch(current, params)}
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM kpis_customerfirstwin {owned}", params)
-        cursor.execute(
-            "INSERT INTO kpis_customerfirstwin (customer_id, first_won_on, first_deal_id) "
-            + FIRST_WIN_SELECT.format(where=f"AND {only}" if only else ""),
-            params,
+    owned = f"WHERE {where}" if where else ""
+    current = f"SELECT customer_id, first_won_on, first_deal_id FROM kpis_customerfirstwin {owned}"
+    before = {row[0]: (dialect.date(row[1]), row[2]) for row in _fetch(current, params)}
+    fresh = FIRST_WIN_SELECT.format(where=f"AND {where}" if where else "")
+    after = {row[0]: (dialect.date(row[1]), row[2]) for row in _fetch(fresh, params)}
+    gone = [customer for customer in before if customer not in after]
+    changed = [customer for customer, value in after.items() if before.get(customer) != value]
+    with transaction.atomic():
+        CustomerFirstWin.objects.filter(customer_id__in=gone).delete()
+        CustomerFirstWin.objects.bulk_create(
+            [
+                CustomerFirstWin(customer_id=c, first_won_on=after[c][0], first_deal_id=after[c][1])
+                for c in changed
+            ],
+            update_conflicts=True,
+            unique_fields=["customer"],
+            update_fields=["first_won_on", "first_deal"],
+            batch_size=5000,
         )
-    after = {customer: dialect.date(day) for customer, day in _fetch(current, params)}
-    changed: set[datetime.date] = set()
-    for customer in before.keys() | after.keys():
-        if before.get(customer) != after.get(customer):
-            changed.update(day for day in (before.get(customer), after.get(customer)) if day)
-    return changed
+    days: set[datetime.date] = set()
+    for customer in (*gone, *changed):
+        days.update(value[0] for value in (before.get(customer), after.get(customer)) if value)
+    return days
 
 
 def empty_parts(scope_type: str) -> Parts:

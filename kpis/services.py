@@ -298,7 +298,7 @@ def _publish(run: KpiRun) -> None:
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "is_open", "finished_at"])
     for task_name in settings.KPI_RUN_FOLLOW_UP_TASKS:
-        transaction.on_commit(lambda name=task_name: current_app.send_task(name, args=[run.pk]))
+        transaction.on_commit(lambda name=task_name: current_app.signature(name, args=[run.pk]).delay())
 
 
 def kpi_shard_fail(*, shard_id: int, error: str) -> None:
