@@ -14,12 +14,12 @@ import datetime
 import logging
 from collections.abc import Iterable
 
-from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from kpis import engine
@@ -298,7 +298,7 @@ def _publish(run: KpiRun) -> None:
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "is_open", "finished_at"])
     for task_name in settings.KPI_RUN_FOLLOW_UP_TASKS:
-        transaction.on_commit(lambda name=task_name: current_app.signature(name, args=[run.pk]).delay())
+        transaction.on_commit(lambda name=task_name: import_string(name).delay(run.pk))
 
 
 def kpi_shard_fail(*, shard_id: int, error: str) -> None:

@@ -17,11 +17,11 @@ from kpis.models import KpiRun, PeriodType
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    form = DashboardForm(request.GET or None)
-    if form.is_bound and not form.is_valid():
-        form = DashboardForm()
-    form.is_valid()
-    key = form.scope_key() if form.is_bound else None
+    form = DashboardForm(request.GET)
+    if not form.is_valid():  # every field is optional: fall back to the defaults
+        form = DashboardForm({})
+        form.is_valid()
+    key = form.scope_key()
     if key:
         scope = selectors.scope_get(user=request.user, scope_type=key[0], scope_id=key[1])
     else:

@@ -43,6 +43,16 @@ def test_rep_sees_own_dashboard_and_gets_404_for_a_colleague(client, world):
     assert client.get(reverse("kpis:dashboard"), {"s": "company:0"}).status_code == 200
 
 
+def test_each_role_lands_on_its_dashboard_without_parameters(client, world):
+    landings = [(world["reps"][0], "rep"), (world["manager"], "company"), (world["admin"], "company")]
+    for user, scope in landings:
+        client.force_login(user)
+        response = client.get("/", follow=True)
+        assert response.status_code == 200
+        assert response.context["scope"].type == scope
+    assert client.get(reverse("kpis:dashboard"), {"period": "decade", "s": "nonsense"}).status_code == 200
+
+
 def test_manager_sees_the_reps_of_their_team(client, world):
     north = world["teams"][0]
     client.force_login(world["manager"])
