@@ -35,8 +35,15 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Benchmarks run against PostgreSQL and Redis (the KPI run's workers); the database is created if missing
+# and its contents replaced.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/salesteam_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/2
+
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run --deals $(DEALS)
+	psql "$(dir $(BENCH_DATABASE_URL))postgres" -tc "SELECT 1 FROM pg_database WHERE datname = '$(notdir $(BENCH_DATABASE_URL))'" \
+	  | grep -q 1 || psql "$(dir $(BENCH_DATABASE_URL))postgres" -c "CREATE DATABASE $(notdir $(BENCH_DATABASE_URL))"
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(BIN)/python -m benchmarks.run --deals $(DEALS)
 
 messages: $(STAMP)
 	$(BIN)/python manage.py makemessages -l nl --ignore=.venv --ignore=var

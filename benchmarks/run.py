@@ -18,6 +18,7 @@ from pathlib import Path
 
 MODULES = [
     "benchmarks.imports",
+    "benchmarks.kpis",
 ]
 
 
