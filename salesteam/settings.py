@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "salesteam.context_processors.salesteam",
+                "goals.context_processors.notifications",
             ],
         },
     },
@@ -246,9 +247,17 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "kpis.tasks.sweep",
         "schedule": crontab(),  # every minute: re-enqueue KPI shards whose heartbeat went stale
     },
+    "goals-refresh-changed": {
+        "task": "goals.tasks.refresh_changed",
+        "schedule": crontab(),  # every minute: refresh goals whose owner's deals changed
+    },
+    "goals-remind-waiting": {
+        "task": "goals.tasks.remind_waiting",
+        "schedule": crontab(minute=0, hour=8),  # 08:00 every day: goals waiting more than two days
+    },
 }
 # Tasks sent, with the run id, when a KPI run has been published (goals, bonuses, badges).
-KPI_RUN_FOLLOW_UP_TASKS: list[str] = []
+KPI_RUN_FOLLOW_UP_TASKS: list[str] = ["goals.tasks.refresh_after_kpi_run"]
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from goals.api import router as goals_router
 from kpis.api import router as kpis_router
 from salesteam import views
 from salesteam.api import router
@@ -25,8 +26,10 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("kpis/", include("kpis.urls")),
+    path("goals/", include("goals.urls")),
     path("api/v1/", include(router.urls)),
     path("api/v1/", include(kpis_router.urls)),
+    path("api/v1/", include(goals_router.urls)),
     path("api/v1/auth/token/", obtain_auth_token, name="api_token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
