@@ -116,7 +116,7 @@ class Dialect:
         if period_type == PeriodType.YEAR:
             return f"date({column}, 'start of year')"
         return (
-            f"date({column}, 'start of month', '-' || ((CAST(strftime('%%m', {column}) AS INTEGER) - 1) % 3)"
+            f"date({column}, 'start of month', '-' || ((CAST(strftime('%%m', {column}) AS INTEGER) - 1) %% 3)"
             " || ' months')"
         )
 

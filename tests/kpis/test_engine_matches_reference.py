@@ -2,7 +2,8 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -94,6 +95,21 @@ def test_a_rep_moving_teams_keeps_earlier_deals_with_the_old_team():
     )
     assert year[(north.pk, D(2024, 1, 1))].revenue == Decimal("5000.00")  # ann 2000 + cas 3000
     assert year[(south.pk, D(2024, 4, 1))].revenue == Decimal("1600.00")  # cas after the move
+
+
+@pytest.mark.django_db
+def test_the_engine_runs_under_the_debug_cursor_that_logs_sql():
+    build_fixture()
+    with CaptureQueriesContext(connection) as queries:  # formats every statement with its parameters
+        engine.refresh_first_wins()
+        for period_type in PeriodType.values:
+            engine.compute_scopes(
+                ScopeType.values, period_type=period_type, date_from=D(2023, 1, 1), date_to=D(2025, 1, 1)
+            )
+        engine.compute(
+            "segment", date_from=D(2024, 2, 1), date_to=D(2024, 3, 1), custom=True, narrow=("category", 1)
+        )
+    assert len(queries) > 10
 
 
 @pytest.mark.django_db
