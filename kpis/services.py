@@ -68,7 +68,11 @@ def kpi_run_start(
             % {"time": since}
         ) from None
     if in_process:
-        kpi_run_plan(run_id=run.pk, in_process=True)
+        try:
+            kpi_run_plan(run_id=run.pk, in_process=True)
+        except Exception as error:
+            kpi_run_fail(run_id=run.pk, error=f"{type(error).__name__}: {error}")
+            raise
         run.refresh_from_db()
     else:
         from kpis.tasks import plan_run

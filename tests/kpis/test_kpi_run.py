@@ -142,3 +142,16 @@ def test_the_sweeper_re_enqueues_only_stale_shards(django_capture_on_commit_call
     stale.refresh_from_db()
     fresh.refresh_from_db()
     assert stale.status == KpiShard.Status.DONE and fresh.status == KpiShard.Status.RUNNING
+
+
+def test_an_error_in_process_closes_the_run_as_failed(monkeypatch):
+    build_fixture()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services.engine, "compute_scopes", broken)
+    with pytest.raises(RuntimeError):
+        services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    run = KpiRun.objects.get()
+    assert run.status == KpiRun.Status.FAILED and "disk full" in run.error and run.is_open is None
