@@ -127,3 +127,22 @@ def test_request_changes_accept_and_cancel_through_the_api(api_client, rep, mana
     assert api_client.post(f"/api/v1/goals/{goal.pk}/accept/").data["status"] == "active"
     api_client.force_authenticate(manager)
     assert api_client.post(f"/api/v1/goals/{goal.pk}/cancel/").data["status"] == "cancelled"
+
+
+def test_a_draft_is_edited_and_checked_on_its_pages(client, rep, manager, clock):
+    goal = draft(rep, metric="conversion_ratio", target_value=Decimal("0.3"), title="")
+    client.force_login(rep)
+    form = client.get(reverse("goals:goal_update", args=[goal.pk]))
+    assert form.status_code == 200
+    assert form.context["form"].initial["target_value"] == Decimal(30)
+    checked = client.get(reverse("goals:goal_detail", args=[goal.pk]), {"check": "1"})
+    specific = next(i for i in checked.context["check"]["items"] if i["key"] == "specific")
+    assert specific["status"] == "error"  # no title
+    client.post(
+        reverse("goals:goal_update", args=[goal.pk]),
+        {**{k: v for k, v in form.context["form"].initial.items() if v is not None}, "title": "Named"},
+    )
+    goal.refresh_from_db()
+    assert (goal.title, goal.target_value) == ("Named", Decimal("0.3"))
+    client.force_login(manager)
+    assert client.get(reverse("goals:goal_update", args=[goal.pk])).status_code == 404  # not the editor
