@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.conf import settings
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -40,9 +40,21 @@ def kpi_delta(change: dict | None, unit: str) -> str:
         text = _("%(points)s pt") % {
             "points": number_format((delta * 100).quantize(Decimal("0.1"), ROUND_HALF_UP), 1)
         }
+    elif unit == "money":  # the currency is on the value above; the change stays short
+        text = number_format(delta.quantize(Decimal("0.01"), ROUND_HALF_UP), 2, force_grouping=True)
     else:
         text = kpi_value(delta, unit)
     return f"{arrow} {text}"
+
+
+@register.simple_tag
+def period_label(period_type: str, start) -> str:
+    """'November 2026', 'Q4 2026' or '2026', in the user's language."""
+    if period_type == "month":
+        return date_format(start, "F Y")
+    if period_type == "quarter":
+        return _("Q%(quarter)s %(year)s") % {"quarter": (start.month - 1) // 3 + 1, "year": start.year}
+    return str(start.year)
 
 
 @register.simple_tag
