@@ -140,6 +140,7 @@ class Goal(models.Model):
     current_value = models.DecimalField(_("current value"), **VALUE, null=True, blank=True)
     expected_value = models.DecimalField(_("expected by now"), **VALUE, null=True, blank=True)
     forecast_value = models.DecimalField(_("forecast"), **VALUE, null=True, blank=True)
+    # xgettext:no-python-format
     percent_of_target = models.DecimalField(_("% of target"), **VALUE, null=True, blank=True)
     elapsed = models.DecimalField(_("time elapsed"), **VALUE, null=True, blank=True)
     pace_basis = models.CharField(_("pace"), max_length=16, blank=True)

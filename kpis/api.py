@@ -3,6 +3,7 @@
 import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.response import Response
@@ -26,7 +27,7 @@ class KpiQuerySerializer(serializers.Serializer):
         attrs.setdefault("date_from", datetime.date(today.year, 1, 1))
         attrs.setdefault("date_to", datetime.date(today.year + 1, 1, 1))
         if attrs["date_from"] >= attrs["date_to"]:
-            raise serializers.ValidationError({"to": "The end must be after the start."})
+            raise serializers.ValidationError({"to": _("The end must be after the start.")})
         return attrs
 
 

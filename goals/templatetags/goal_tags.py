@@ -9,6 +9,7 @@ import datetime
 from decimal import Decimal
 
 from django import template
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
@@ -22,6 +23,24 @@ def _share(value, total) -> float | None:
     if value is None or total is None or Decimal(total) <= 0:
         return None
     return max(0.0, min(1.0, float(Decimal(value) / Decimal(total))))
+
+
+@register.filter
+def evidence_date(value):
+    """An ISO date kept as text in a SMART check's evidence, in the user's short date format."""
+    try:
+        return date_format(datetime.date.fromisoformat(value), "SHORT_DATE_FORMAT")
+    except (TypeError, ValueError):
+        return value
+
+
+@register.filter
+def evidence_number(value):
+    """A number kept as text in a SMART check's evidence, in the user's format, without trailing zeros."""
+    try:
+        return number_format(Decimal(value).normalize(), force_grouping=True)
+    except (TypeError, ArithmeticError):
+        return value
 
 
 @register.simple_tag
