@@ -257,7 +257,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 # Tasks sent, with the run id, when a KPI run has been published (goals, bonuses, badges).
-KPI_RUN_FOLLOW_UP_TASKS: list[str] = ["goals.tasks.refresh_after_kpi_run"]
+KPI_RUN_FOLLOW_UP_TASKS: list[str] = ["goals.tasks.refresh_after_kpi_run", "incentives.tasks.after_kpi_run"]
 
 LOGGING = {
     "version": 1,

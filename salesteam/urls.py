@@ -4,6 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from goals.api import router as goals_router
+from incentives.api import router as incentives_router
+from kpis import leaderboard_views
 from kpis.api import router as kpis_router
 from salesteam import views
 from salesteam.api import router
@@ -27,9 +29,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("kpis/", include("kpis.urls")),
     path("goals/", include("goals.urls")),
+    path("recognition/", include("incentives.urls")),
+    path("leaderboards/", include(leaderboard_views.urls)),
     path("api/v1/", include(router.urls)),
     path("api/v1/", include(kpis_router.urls)),
     path("api/v1/", include(goals_router.urls)),
+    path("api/v1/", include(incentives_router.urls)),
     path("api/v1/auth/token/", obtain_auth_token, name="api_token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),

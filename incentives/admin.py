@@ -1,0 +1,108 @@
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from incentives import services
+from incentives.models import (
+    Badge,
+    BadgeRule,
+    Kudos,
+    LeaderboardSnapshot,
+    NotificationPreference,
+    RecognitionSettings,
+    TeamHoliday,
+    WallboardLink,
+)
+
+
+@admin.register(RecognitionSettings)
+class RecognitionSettingsAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "reps_see_money",
+        "min_closed_deals",
+        "min_won_deals",
+        "wallboard_refresh_seconds",
+    ]
+
+    def has_add_permission(self, request):
+        return not RecognitionSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = 1
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(BadgeRule)
+class BadgeRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "icon", "kind", "threshold", "period_type", "metric", "is_active"]
+    list_filter = ["kind", "is_active"]
+
+
+@admin.register(Badge)
+class BadgeAdmin(admin.ModelAdmin):
+    list_display = ["rule", "user", "achievement", "awarded_on"]
+    list_filter = ["rule"]
+    list_select_related = ["rule", "user"]
+    search_fields = ["user__username", "achievement"]
+    readonly_fields = ["rule", "user", "achievement_key", "achievement", "awarded_on", "run"]
+
+
+@admin.register(Kudos)
+class KudosAdmin(admin.ModelAdmin):
+    list_display = ["sender", "recipient", "team", "message", "created_at"]
+    list_select_related = ["sender", "recipient", "team"]
+    readonly_fields = ["sender", "recipient", "team", "message", "deal", "goal"]
+
+
+@admin.register(TeamHoliday)
+class TeamHolidayAdmin(admin.ModelAdmin):
+    list_display = ["team", "day", "name"]
+    list_filter = ["team"]
+    date_hierarchy = "day"
+
+
+@admin.register(WallboardLink)
+class WallboardLinkAdmin(admin.ModelAdmin):
+    list_display = ["team", "label", "created_at", "revoked_at", "link"]
+    list_select_related = ["team"]
+    fields = ["team", "label", "link", "created_by", "created_at", "revoked_at"]
+    readonly_fields = ["link", "created_by", "created_at", "revoked_at"]
+    actions = ["revoke"]
+
+    @admin.display(description=_("secret link"))
+    def link(self, obj):
+        if not obj.pk or obj.revoked_at:
+            return "—"
+        return format_html('<a href="{0}">{0}</a>', reverse("leaderboards:wallboard", args=[obj.token]))
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "team"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = services.wallboard_link_create(actor=request.user, team=obj.team, label=obj.label)
+        obj.pk, obj.token = created.pk, created.token
+
+    @admin.action(description=_("Revoke the selected links"))
+    def revoke(self, request, queryset):
+        for link in queryset:
+            services.wallboard_link_revoke(actor=request.user, link=link)
+        self.message_user(request, _("Revoked."), messages.SUCCESS)
+
+
+@admin.register(LeaderboardSnapshot)
+class LeaderboardSnapshotAdmin(admin.ModelAdmin):
+    list_display = ["board", "run", "created_at"]
+    search_fields = ["board"]
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "email"]

@@ -1,0 +1,37 @@
+"""Forms of the recognition pages; rules live in incentives.services."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from incentives.models import KUDOS_MAX_LENGTH, KudosReaction
+
+
+class KudosForm(forms.Form):
+    recipient = forms.TypedChoiceField(label=_("To"), coerce=int, required=False, empty_value=None)
+    team = forms.TypedChoiceField(
+        label=_("Or a shout-out to the team"), coerce=int, required=False, empty_value=None
+    )
+    message = forms.CharField(
+        label=_("Message"),
+        max_length=KUDOS_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": KUDOS_MAX_LENGTH}),
+        help_text=_("Plain text, up to %(max)s characters.") % {"max": KUDOS_MAX_LENGTH},
+    )
+    deal = forms.IntegerField(label=_("Deal number (optional)"), required=False, min_value=1)
+    goal = forms.IntegerField(label=_("Goal number (optional)"), required=False, min_value=1)
+
+    def __init__(self, *args, recipients=(), teams=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["recipient"].choices = [("", "—"), *((u.pk, u.display_name) for u in recipients)]
+        if teams:
+            self.fields["team"].choices = [("", "—"), *((t.pk, t.name) for t in teams)]
+        else:
+            del self.fields["team"]
+
+
+class ReactionForm(forms.Form):
+    emoji = forms.ChoiceField(choices=KudosReaction.Emoji.choices)
+
+
+class PreferenceForm(forms.Form):
+    email = forms.BooleanField(label=_("Also e-mail me about badges, kudos and top 3 places"), required=False)
