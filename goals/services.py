@@ -29,6 +29,7 @@ from goals import progress, selectors
 from goals.models import Goal, GoalSnapshot, GoalTransition, Milestone, Notification
 from goals.smart import smart_check
 from kpis.definitions import KPI_BY_SLUG
+from kpis.templatetags.kpi_format import kpi_value
 from salesteam.models import Deal, Team, User
 from salesteam.selectors import current_team_ids
 
@@ -464,8 +465,8 @@ def goal_refresh(*, goal_id: int, today: datetime.date | None = None) -> Goal | 
             to = Goal.Status.ACHIEVED if measured.achieved else Goal.Status.MISSED
             kpi = goal.kpi
             note = _("Final value %(value)s against a target of %(target)s.") % {
-                "value": _plain(measured.value, kpi.unit),
-                "target": _plain(measured.target, kpi.unit),
+                "value": kpi_value(measured.value, kpi.unit),
+                "target": kpi_value(measured.target, kpi.unit),
             }
             transition = _move(
                 goal, to=to, action="close", actor=None, comment=note, closed_at=timezone.now()
@@ -483,16 +484,6 @@ def goal_refresh(*, goal_id: int, today: datetime.date | None = None) -> Goal | 
                 message=message % {"goal": goal, "note": note},
             )
     return goal
-
-
-def _plain(value: Decimal | None, unit: str) -> str:
-    if value is None:
-        return "—"
-    if unit == "percent":
-        return f"{(value * 100).quantize(Decimal('0.1'))} %"
-    if unit == "money":
-        return f"{value.quantize(Decimal('0.01'))} {settings.REPORTING_CURRENCY}"
-    return str(value.normalize() if value == value.to_integral() else value.quantize(Decimal("0.01")))
 
 
 def goals_refresh_all(*, today: datetime.date | None = None) -> dict[str, int]:

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.db.models import Q
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 from goals import progress
@@ -182,7 +183,10 @@ def smart_check(goal: Goal, *, today: datetime.date) -> dict:
                 "relative_change",
                 _("There is no baseline to change (no activity from %(start)s to %(end)s): "
                   "set a value to reach instead.")
-                % {"start": baseline_start.isoformat(), "end": (baseline_end - progress.ONE_DAY).isoformat()},
+                % {
+                    "start": date_format(baseline_start, "SHORT_DATE_FORMAT"),
+                    "end": date_format(baseline_end - progress.ONE_DAY, "SHORT_DATE_FORMAT"),
+                },
             )  # fmt: skip
         elif target is not None and baseline is not None and not progress.meets(kpi, target, baseline):
             check.warn(measurable, _("The target is not better than the baseline."))
@@ -273,4 +277,4 @@ def _achievable(check, entry, goal, kpi, baseline, target, today) -> None:
 
 
 def _pct(value: Decimal) -> str:
-    return f"{(value * 100).quantize(Decimal('0.1'))} %"
+    return f"{number_format((value * 100).quantize(Decimal('0.1')), 1)} %"
