@@ -1,6 +1,7 @@
 """/api/v1/leaderboards/, /api/v1/badges/ and /api/v1/kudos/: the same selectors and services as the pages."""
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -30,7 +31,8 @@ class LeaderboardQuerySerializer(serializers.Serializer):
         if attrs["period"] == "range" and not (
             attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] < attrs["date_to"]
         ):
-            raise serializers.ValidationError({"date_to": "Give date_from and a later date_to for a range."})
+            message = _("Give date_from and a later date_to for a range.")
+            raise serializers.ValidationError({"date_to": message})
         return attrs
 
 
