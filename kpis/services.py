@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 STALE_AFTER = datetime.timedelta(minutes=6)
 PLAN_STALE_AFTER = datetime.timedelta(minutes=10)
 PART_FIELDS = Parts.field_names()
-WORK_MEM = "64MB"
+WORK_MEM = "256MB"
 
 
 # --- Starting and planning ---------------------------------------------------------------------------
