@@ -1,6 +1,7 @@
 """Forms of the recognition pages; rules live in incentives.services."""
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from incentives.models import KUDOS_MAX_LENGTH, KudosReaction
@@ -15,13 +16,16 @@ class KudosForm(forms.Form):
         label=_("Message"),
         max_length=KUDOS_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": KUDOS_MAX_LENGTH}),
-        help_text=_("Plain text, up to %(max)s characters.") % {"max": KUDOS_MAX_LENGTH},
     )
     deal = forms.IntegerField(label=_("Deal number (optional)"), required=False, min_value=1)
     goal = forms.IntegerField(label=_("Goal number (optional)"), required=False, min_value=1)
 
     def __init__(self, *args, recipients=(), teams=(), **kwargs):
         super().__init__(*args, **kwargs)
+        # Interpolated here, in the request's language, not once at import.
+        self.fields["message"].help_text = gettext("Plain text, up to %(max)s characters.") % {
+            "max": KUDOS_MAX_LENGTH
+        }
         self.fields["recipient"].choices = [("", "—"), *((u.pk, u.display_name) for u in recipients)]
         if teams:
             self.fields["team"].choices = [("", "—"), *((t.pk, t.name) for t in teams)]

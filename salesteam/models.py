@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -135,6 +136,21 @@ class Category(models.Model):
         return self.name
 
 
+# The names of the touch points that migration 0002 creates, marked so that the catalogues translate
+# them; names that admins add are shown as entered.
+DEFAULT_TOUCH_POINT_NAMES = frozenset(
+    {
+        gettext_noop("Web"),
+        gettext_noop("Phone"),
+        gettext_noop("E-mail"),
+        gettext_noop("Event"),
+        gettext_noop("Referral"),
+        gettext_noop("Partner"),
+        gettext_noop("Other"),
+    }
+)
+
+
 class TouchPoint(models.Model):
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
@@ -145,7 +161,7 @@ class TouchPoint(models.Model):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return self.name
+        return gettext(self.name) if self.name in DEFAULT_TOUCH_POINT_NAMES else self.name
 
 
 class Customer(models.Model):

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from kpis import services as kpi_services
 from kpis.models import KpiRun
-from salesteam.models import Stage
+from salesteam.models import Stage, TouchPoint
 from tests.factories import DealFactory
 from tests.goals.helpers import draft, won
 
@@ -131,6 +131,22 @@ def test_the_kpi_dashboard_formats_money_in_the_locale(client, rep, deal, langua
     assert page.status_code == 200
     assert f'<p class="kpi-value">{revenue}</p>' in page.text
     assert f">{heading}</h2>" in page.text
+
+
+@pytest.mark.parametrize(
+    ("language", "phone", "help_text"),
+    [("nl", "Telefoon", "hooguit 280 tekens"), ("en", "Phone", "up to 280 characters")],
+)
+def test_default_touch_points_and_form_help_follow_the_language(client, rep, language, phone, help_text):
+    deal = DealFactory(rep=rep, touch_point=TouchPoint.objects.get(code="phone"))
+    client.force_login(rep)
+
+    detail = client.get(reverse("deal_detail", args=[deal.pk]), HTTP_ACCEPT_LANGUAGE=language)
+    recognition = client.get(reverse("incentives:home"), HTTP_ACCEPT_LANGUAGE=language, follow=True)
+
+    assert f"<dd>{phone}</dd>" in detail.text
+    assert recognition.status_code == 200
+    assert help_text in recognition.text
 
 
 def _po_entries(text: str) -> list[dict]:
