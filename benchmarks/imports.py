@@ -5,7 +5,8 @@ Generates a CSV of `--import-rows` deals (100,000 by default), imports it with
 the same file into a scratch table with COPY as the baseline. A second, larger file (`--deals` rows
 unless `--import-memory-rows` says otherwise; 0 skips it) measures the import's peak memory.
 
-Figures: import_rows_per_s, copy_rows_per_s, import_vs_copy_ratio, import_peak_rss_mb,
+Figures: import_rows_per_s, copy_rows_per_s, import_vs_copy_ratio, import_peak_rss_mb, import_cpu_s
+(CPU seconds of the import process, i.e. the Python side without the database's own work),
 import_memory_rows, import_memory_peak_rss_mb, import_memory_rows_per_s.
 Needs DATABASE_URL pointing at a PostgreSQL database (e.g. postgres://postgres@127.0.0.1/salesteam_bench).
 """
@@ -110,8 +111,8 @@ def prepare_database() -> None:
             Membership.objects.create(user=user, team=teams[number % 4], valid_from=datetime.date(2000, 1, 1))
 
 
-def run_import(path: Path, *, source: str) -> tuple[float, float, str]:
-    """Runs the import command in a child process: (seconds, peak RSS in MB, output)."""
+def run_import(path: Path, *, source: str) -> tuple[float, float, float, str]:
+    """Runs the import command in a child process: (seconds, peak RSS in MB, CPU seconds, output)."""
     command = [sys.executable, "manage.py", "import_deals", str(path), "--source", source, "--create-missing"]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -121,7 +122,7 @@ def run_import(path: Path, *, source: str) -> tuple[float, float, str]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"import_deals failed:\n{output}")
-    return seconds, usage.ru_maxrss / 1024, output
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, output
 
 
 def copy_baseline(path: Path) -> float:
@@ -167,10 +168,11 @@ def run(results: dict, args) -> None:
     path = folder / f"deals-{rows}.csv"
     if not path.exists():
         generate(path, rows)
-    seconds, peak_mb, output = run_import(path, source=SOURCE)
+    seconds, peak_mb, cpu_seconds, output = run_import(path, source=SOURCE)
     print(output.strip())
     results["import_rows_per_s"] = round(rows / seconds)
     results["import_peak_rss_mb"] = round(peak_mb, 1)
+    results["import_cpu_s"] = round(cpu_seconds, 1)
     copy_seconds = copy_baseline(path)
     results["copy_rows_per_s"] = round(rows / copy_seconds)
     results["import_vs_copy_ratio"] = round(results["import_rows_per_s"] / results["copy_rows_per_s"], 3)
@@ -180,7 +182,7 @@ def run(results: dict, args) -> None:
         path = folder / f"deals-{memory_rows}.csv"
         if not path.exists():
             generate(path, memory_rows, seed=7)
-        seconds, peak_mb, output = run_import(path, source=f"{SOURCE}-memory")
+        seconds, peak_mb, _cpu_seconds, output = run_import(path, source=f"{SOURCE}-memory")
         print(output.strip())
         results["import_memory_rows"] = memory_rows
         results["import_memory_peak_rss_mb"] = round(peak_mb, 1)
