@@ -1,4 +1,4 @@
-# Two commands for a newcomer: `make run` (app with demo data on SQLite) and `make test`.
+# Two commands for a newcomer: `make run` (app with demo data and its KPIs on SQLite) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -21,6 +21,7 @@ migrate: $(STAMP)
 
 run: migrate
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py compute_kpis
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start
 

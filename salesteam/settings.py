@@ -256,6 +256,9 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=0, hour=8),  # 08:00 every day: goals waiting more than two days
     },
 }
+# Apps that add their own demo data after `manage.py seed_demo` built the core data, in this order;
+# each is called as seed(reset=...).
+DEMO_SEEDERS: list[str] = ["goals.demo.seed"]
 # Tasks sent, with the run id, when a KPI run has been published (goals, bonuses, badges).
 KPI_RUN_FOLLOW_UP_TASKS: list[str] = ["goals.tasks.refresh_after_kpi_run", "incentives.tasks.after_kpi_run"]
 

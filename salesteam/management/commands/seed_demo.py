@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
@@ -204,6 +206,8 @@ class Command(BaseCommand):
             if reset:
                 self.reset()
             count = self.build(random.Random(seed))
+            for seeder in settings.DEMO_SEEDERS:
+                import_string(seeder)(reset=reset)
         self.stdout.write(self.style.SUCCESS(_("Demo data loaded: %(count)d deals.") % {"count": count}))
         self.print_logins()
 
