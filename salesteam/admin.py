@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from salesteam import services
 from salesteam.models import (
     Campaign,
     Category,
@@ -59,8 +60,22 @@ class CampaignAdmin(SimpleHistoryAdmin):
 
 @admin.register(ExchangeRate)
 class ExchangeRateAdmin(SimpleHistoryAdmin):
+    """Saving or deleting a rate converts the deals it applies to again (services.exchange_rate_save)."""
+
     list_display = ["currency", "rate", "valid_from"]
     list_filter = ["currency"]
+
+    def save_model(self, request, obj, form, change):
+        rate, changed = services.exchange_rate_save(
+            actor=request.user, currency=obj.currency, valid_from=obj.valid_from, rate=obj.rate,
+            rate_id=obj.pk,
+        )  # fmt: skip
+        obj.pk = rate.pk
+        if changed:
+            self.message_user(request, _("%(count)d deals were converted again.") % {"count": changed})
+
+    def delete_model(self, request, obj):
+        services.exchange_rate_delete(actor=request.user, exchange_rate=obj)
 
 
 @admin.register(Deal)

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_update_with_history
 
 from salesteam.models import (
     CLOSED_STAGES,
@@ -348,3 +349,67 @@ def user_upsert(
             membership_move(actor=actor, user=user, team=team, valid_from=team_from or timezone.localdate())
             changed = True
     return user, changed
+
+
+# --- Exchange rates ----------------------------------------------------------------------------------
+
+
+def _reconvert_deals(*, currency: str, actor: User | None) -> int:
+    """Converts again every deal in `currency` at the rate valid on its closing (or creation) day.
+
+    Deals whose converted amounts change are saved with a history entry, so the KPI run picks them up.
+    Returns how many deals changed.
+    """
+    ref = ReferenceData.load(user_ids=[])
+    changed = []
+    for deal in Deal.objects.filter(currency=currency).only(
+        "id", "currency", "amount_original", "cost_original", "exchange_rate", "amount", "cost",
+        "created_on", "closed_on",
+    ):  # fmt: skip
+        rate = ref.rate_on(currency, deal.closed_on or deal.created_on)
+        if rate is None:
+            continue  # no rate any more for that day: the deal keeps its last conversion
+        amount, cost = round_money(deal.amount_original * rate), round_money(deal.cost_original * rate)
+        if (rate, amount, cost) != (deal.exchange_rate, deal.amount, deal.cost):
+            deal.exchange_rate, deal.amount, deal.cost = rate, amount, cost
+            deal.updated_at = timezone.now()
+            changed.append(deal)
+    if changed:
+        bulk_update_with_history(
+            changed, Deal, ["exchange_rate", "amount", "cost", "updated_at"], batch_size=1000,
+            default_user=actor, default_change_reason="exchange rate changed",
+        )  # fmt: skip
+    return len(changed)
+
+
+@transaction.atomic
+def exchange_rate_save(
+    *, actor: User | None, currency: str, valid_from: datetime.date, rate: Decimal, rate_id: int | None = None
+) -> tuple[ExchangeRate, int]:
+    """Creates or changes a rate and converts again the deals it applies to. Idempotent.
+
+    Returns the rate and the number of deals whose reporting amounts changed.
+    """
+    currency = currency.upper()
+    if rate <= 0:
+        raise ValidationError({"rate": _("A rate must be above zero.")})
+    if currency == settings.REPORTING_CURRENCY:
+        raise ValidationError({"currency": _("The reporting currency needs no exchange rate.")})
+    exchange_rate = ExchangeRate.objects.filter(pk=rate_id).first() if rate_id else ExchangeRate()
+    old_currency = exchange_rate.currency
+    exchange_rate.currency, exchange_rate.valid_from, exchange_rate.rate = currency, valid_from, rate
+    exchange_rate._history_user = actor
+    exchange_rate.save()
+    changed = _reconvert_deals(currency=currency, actor=actor)
+    if old_currency and old_currency != currency:
+        changed += _reconvert_deals(currency=old_currency, actor=actor)
+    return exchange_rate, changed
+
+
+@transaction.atomic
+def exchange_rate_delete(*, actor: User | None, exchange_rate: ExchangeRate) -> int:
+    """Deletes a rate and converts its deals again at the rates that remain; returns deals changed."""
+    currency = exchange_rate.currency
+    exchange_rate._history_user = actor
+    exchange_rate.delete()
+    return _reconvert_deals(currency=currency, actor=actor)
