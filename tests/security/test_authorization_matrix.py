@@ -8,12 +8,12 @@
    as for an object that does not exist. Admin-only routes answer 403 to everyone else.
 """
 
-import datetime
 import re
 from decimal import Decimal
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from goals.models import Notification
 from kpis.models import KpiRun
@@ -99,8 +99,8 @@ class Missing:
 @pytest.fixture
 def world(rep, other_rep, manager, other_manager, admin_user, team):
     deal = DealFactory(rep=rep, team=team, customer=CustomerFactory(), stage=Stage.WON)
-    goal = draft(rep, title="North goal", start_on=datetime.date.today(), end_on=datetime.date.today(),
-                 target_value=Decimal("1000"))  # fmt: skip
+    today = timezone.localdate()
+    goal = draft(rep, title="North goal", start_on=today, end_on=today, target_value=Decimal("1000"))
     notification = Notification.objects.create(recipient=rep, message="hello")
     job = ImportJob.objects.create(original_name="north.csv", created_by=manager)
     run = KpiRun.objects.create(trigger=KpiRun.Trigger.COMMAND, status=KpiRun.Status.SUCCEEDED, is_open=None)
