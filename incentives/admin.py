@@ -1,15 +1,22 @@
+from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
 
-from incentives import services
+from incentives import bonus_rules, services
 from incentives.models import (
+    AwardDecision,
     Badge,
     BadgeRule,
+    BonusAward,
+    IncentivePlan,
     Kudos,
     LeaderboardSnapshot,
     NotificationPreference,
+    PayrollExport,
+    PlanVersion,
     RecognitionSettings,
     TeamHoliday,
     WallboardLink,
@@ -106,3 +113,98 @@ class LeaderboardSnapshotAdmin(admin.ModelAdmin):
 @admin.register(NotificationPreference)
 class NotificationPreferenceAdmin(admin.ModelAdmin):
     list_display = ["user", "email"]
+
+
+# --- Bonus plans and awards --------------------------------------------------------------------------
+
+
+class PlanVersionForm(forms.ModelForm):
+    class Meta:
+        model = PlanVersion
+        fields = ["plan", "valid_from", "rules", "note"]
+
+    def clean_rules(self):
+        return bonus_rules.validate_rules(self.cleaned_data["rules"])
+
+
+def _preview(version: PlanVersion) -> str:
+    if not version or not version.pk:
+        return "—"
+    currency = version.plan.currency if version.plan_id else "EUR"
+    lines = bonus_rules.describe_plan(version.rules, currency=currency)
+    return format_html_join("", "<p>{}</p>", ((line,) for line in lines)) or "—"
+
+
+class PlanVersionInline(admin.StackedInline):
+    model = PlanVersion
+    form = PlanVersionForm
+    extra = 0
+    fields = ["valid_from", "rules", "note", "preview"]
+    readonly_fields = ["preview"]
+
+    @admin.display(description=_("in plain language"))
+    def preview(self, version):
+        return _preview(version)
+
+
+@admin.register(IncentivePlan)
+class IncentivePlanAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "period", "effective_from", "effective_to", "status", "needs_approval"]
+    list_filter = ["status", "period"]
+    filter_horizontal = ["teams", "reps"]
+    inlines = [PlanVersionInline]
+
+
+@admin.register(PlanVersion)
+class PlanVersionAdmin(SimpleHistoryAdmin):
+    form = PlanVersionForm
+    list_display = ["plan", "valid_from", "note"]
+    readonly_fields = ["preview"]
+
+    @admin.display(description=_("in plain language"))
+    def preview(self, version):
+        return _preview(version)
+
+
+class AwardDecisionInline(admin.TabularInline):
+    model = AwardDecision
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "actor", "from_status", "to_status", "reason"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BonusAward)
+class BonusAwardAdmin(admin.ModelAdmin):
+    """Read-only: awards change through the evaluation, the approval pages and the payroll export."""
+
+    list_display = ["rep", "plan", "period_start", "kind", "status", "total", "currency"]
+    list_filter = ["status", "kind", "plan", "period_start"]
+    list_select_related = ["rep", "plan"]
+    search_fields = ["rep__username", "rep__full_name", "plan__name"]
+    inlines = [AwardDecisionInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PayrollExport)
+class PayrollExportAdmin(admin.ModelAdmin):
+    list_display = ["period_start", "sequence", "award_count", "created_by", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

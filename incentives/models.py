@@ -7,8 +7,9 @@ configure (badge rules, privacy and minimum activity, wallboard links, team holi
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 KUDOS_MAX_LENGTH = 280
 
@@ -277,3 +278,211 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {'e-mail' if self.email else 'in-app only'}"
+
+
+# --- Bonus plans and awards --------------------------------------------------------------------------
+# Admin-configured incentive plans, their effective-dated rule versions, the awards the evaluation
+# computes from the KPI engine, their approval history and the payroll export batches that paid them.
+# The rules themselves (types, parameters, arithmetic, sentences) live in incentives/bonus_rules.py.
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class PlanPeriod(models.TextChoices):
+    MONTH = "month", _("Month")
+    QUARTER = "quarter", _("Quarter")
+    YEAR = "year", _("Year")
+
+
+class IncentivePlan(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+
+    name = models.CharField(_("name"), max_length=150, unique=True)
+    effective_from = models.DateField(_("effective from"))
+    effective_to = models.DateField(
+        _("effective until"), null=True, blank=True, help_text=_("Last day of the plan (inclusive).")
+    )
+    period = models.CharField(
+        _("period"), max_length=16, choices=PlanPeriod.choices, default=PlanPeriod.MONTH
+    )
+    teams = models.ManyToManyField(
+        "salesteam.Team", verbose_name=_("participating teams"), blank=True, related_name="+"
+    )
+    reps = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("named reps"), blank=True, related_name="+"
+    )
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    needs_approval = models.BooleanField(_("awards need manager approval"), default=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("incentive plan")
+        verbose_name_plural = _("incentive plans")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gte=F("effective_from")),
+                name="incentiveplan_valid_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PlanVersion(models.Model):
+    """The ordered rules of a plan from one date on; each award records the version it used."""
+
+    plan = models.ForeignKey(
+        IncentivePlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="versions"
+    )
+    valid_from = models.DateField(
+        _("applies from"), help_text=_("Periods starting on or after this day use this version.")
+    )
+    rules = models.JSONField(_("rules"), default=list, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("plan version")
+        verbose_name_plural = _("plan versions")
+        ordering = ["plan", "valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "valid_from"], name="planversion_unique_start")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} {self.valid_from}"
+
+
+class PayrollExport(models.Model):
+    """One batch of approved awards of a period that a payroll CSV paid; its file is kept as sent."""
+
+    period_start = models.DateField(_("period start"))
+    sequence = models.PositiveIntegerField(_("batch"), default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("exported by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("exported"), auto_now_add=True)
+    content = models.TextField(_("file"))
+    award_count = models.PositiveIntegerField(_("awards"), default=0)
+
+    class Meta:
+        verbose_name = _("payroll export")
+        verbose_name_plural = _("payroll exports")
+        ordering = ["-period_start", "-sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["period_start", "sequence"], name="payrollexport_unique_batch")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period_start} #{self.sequence}"
+
+
+class BonusAward(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        PAID = "paid", _("Paid")
+
+    class Kind(models.TextChoices):
+        AWARD = "award", _("Award")
+        ADJUSTMENT = "adjustment", _("Adjustment")
+
+    SETTLED = (Status.APPROVED, Status.PAID)
+
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("rep"), on_delete=models.PROTECT, related_name="bonus_awards"
+    )
+    plan = models.ForeignKey(
+        IncentivePlan, verbose_name=_("plan"), on_delete=models.PROTECT, related_name="awards"
+    )
+    version = models.ForeignKey(
+        PlanVersion, verbose_name=_("plan version"), on_delete=models.PROTECT, related_name="+"
+    )
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"), help_text=_("Exclusive."))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.AWARD)
+    adjusts = models.ForeignKey(
+        "self",
+        verbose_name=_("corrects"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="adjustments",
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    total = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3)
+    breakdown = models.JSONField(_("breakdown"), default=list, blank=True)
+    computed_at = models.DateTimeField(_("computed"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    export = models.ForeignKey(
+        PayrollExport,
+        verbose_name=_("payroll export"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="awards",
+    )
+
+    class Meta:
+        verbose_name = _("bonus award")
+        verbose_name_plural = _("bonus awards")
+        ordering = ["-period_start", "rep", "plan", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["rep", "plan", "period_start", "kind"], name="bonusaward_unique"),
+            models.CheckConstraint(
+                condition=(Q(kind="award") & Q(adjusts__isnull=True))
+                | (Q(kind="adjustment") & Q(adjusts__isnull=False)),
+                name="bonusaward_adjustment_links_original",
+            ),
+        ]
+        indexes = [models.Index(fields=["period_start", "status"], name="bonusaward_period_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rep} {self.plan} {self.period_start} {self.kind}"
+
+
+class AwardDecision(models.Model):
+    """Every change of an award's status: who (empty for the system), when, from, to and why."""
+
+    award = models.ForeignKey(
+        BonusAward, verbose_name=_("award"), on_delete=models.CASCADE, related_name="decisions"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField(_("when"), auto_now_add=True)
+    from_status = models.CharField(_("from"), max_length=16, blank=True)
+    to_status = models.CharField(_("to"), max_length=16)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("award decision")
+        verbose_name_plural = _("award decisions")
+        ordering = ["award", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.award_id}: {self.from_status} -> {self.to_status}"

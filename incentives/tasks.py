@@ -8,7 +8,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
-from incentives import services
+from incentives import bonus_services, services
 
 logger = logging.getLogger(__name__)
 
@@ -22,4 +22,13 @@ def after_kpi_run(run_id: int) -> dict:
     id when the run is published (settings.KPI_RUN_FOLLOW_UP_TASKS). Idempotent."""
     result = services.recognition_after_kpi_run(run_id=run_id)
     logger.info("Recognition after KPI run %s: %s", run_id, result)
+    return result
+
+
+@shared_task(**RETRY, time_limit=1800, soft_time_limit=1750)
+def evaluate_after_kpi_run(run_id: int) -> dict:
+    """Recomputes the bonus awards of the open periods (previous and current) of every published plan.
+    Sent with the run id when a KPI run is published (settings.KPI_RUN_FOLLOW_UP_TASKS). Idempotent."""
+    result = bonus_services.awards_evaluate_open()
+    logger.info("Bonus awards after KPI run %s: %s", run_id, result)
     return result

@@ -260,7 +260,11 @@ CELERY_BEAT_SCHEDULE: dict = {
 # each is called as seed(reset=...).
 DEMO_SEEDERS: list[str] = ["goals.demo.seed"]
 # Tasks sent, with the run id, when a KPI run has been published (goals, bonuses, badges).
-KPI_RUN_FOLLOW_UP_TASKS: list[str] = ["goals.tasks.refresh_after_kpi_run", "incentives.tasks.after_kpi_run"]
+KPI_RUN_FOLLOW_UP_TASKS: list[str] = [
+    "goals.tasks.refresh_after_kpi_run",
+    "incentives.tasks.after_kpi_run",
+    "incentives.tasks.evaluate_after_kpi_run",  # bonus awards of the open periods
+]
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 
 from goals.api import router as goals_router
 from incentives.api import router as incentives_router
+from incentives.bonus_api import router as bonuses_router
 from kpis import leaderboard_views
 from kpis.api import router as kpis_router
 from salesteam import views
@@ -30,11 +31,13 @@ urlpatterns = [
     path("kpis/", include("kpis.urls")),
     path("goals/", include("goals.urls")),
     path("recognition/", include("incentives.urls")),
+    path("earnings/", include("incentives.bonus_urls")),
     path("leaderboards/", include(leaderboard_views.urls)),
     path("api/v1/", include(router.urls)),
     path("api/v1/", include(kpis_router.urls)),
     path("api/v1/", include(goals_router.urls)),
     path("api/v1/", include(incentives_router.urls)),
+    path("api/v1/", include(bonuses_router.urls)),
     path("api/v1/auth/token/", obtain_auth_token, name="api_token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),

@@ -1,0 +1,522 @@
+"""The rule types of incentive plans: validated parameters, a plain-language description, the arithmetic.
+
+Pure functions on Decimal, without database access: `incentives.bonus_services` gathers a rep's inputs
+from the KPI engine and goals, `calculate` turns them into breakdown lines. Rates and attainment are
+fractions (0.05 is 5 %, 1.0 is 100 % of quota). Each line keeps full Decimal precision; only the award
+total is rounded, half up, to cents (see docs/incentives.md).
+
+Rule parameters, as stored in PlanVersion.rules (decimals as strings):
+
+- commission: {"type": "commission", "base": "revenue" | "gross_margin", "rate": "0.05",
+  "narrow": {"scope": "segment" | "category" | "campaign" | "touch_point", "id": 3}}  (narrow optional)
+- tiered: {"type": "tiered", "base": "revenue" | "gross_margin", "quota": "50000.00",
+  "mode": "marginal" | "retroactive", "tiers": [["0", "0.02"], ["1.0", "0.05"], ["1.2", "0.08"]]}
+- goal_bonus: {"type": "goal_bonus", "mode": "fixed" | "pro_rata", "amount": "500.00",
+  "threshold": "0.8", "metric": "revenue"}  (threshold only for pro_rata; metric optional)
+- gate: {"type": "gate", "kpi": "gross_margin_pct", "op": ">=", "value": "0.20"}
+- cap: {"type": "cap", "max": "5000.00", "rule": 1}  (rule: 1-based position of the capped rule;
+  without it the cap applies to the whole plan)
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+
+from kpis.definitions import KPI_BY_SLUG, Parts
+
+CENTS = Decimal("0.01")
+ZERO = Decimal(0)
+RULE_TYPES = ("commission", "tiered", "goal_bonus", "gate", "cap")
+PAYOUT_TYPES = ("commission", "tiered", "goal_bonus")
+BASES = ("revenue", "gross_margin")
+NARROW_SCOPES = ("segment", "category", "campaign", "touch_point")
+TIER_MODES = ("marginal", "retroactive")
+GOAL_MODES = ("fixed", "pro_rata")
+OPERATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+
+
+def round_total(amount: Decimal) -> Decimal:
+    """The award total: half up to cents (0.005 -> 0.01, -0.005 -> -0.01)."""
+    return amount.quantize(CENTS, rounding=ROUND_HALF_UP)
+
+
+# --- Validation --------------------------------------------------------------------------------------
+
+
+def _decimal(rule: dict, key: str, where: str, errors: list[str], *, positive: bool = False) -> str | None:
+    raw = rule.get(key)
+    try:
+        value = Decimal(str(raw))
+    except (InvalidOperation, ValueError, TypeError):
+        value = None
+    if value is None or not value.is_finite() or value < 0 or (positive and value == 0):
+        if positive:
+            message = _("%(where)s: %(key)s must be a number above zero.")
+        else:
+            message = _("%(where)s: %(key)s must be a number of at least zero.")
+        errors.append(message % {"where": where, "key": key})
+        return None
+    return str(value)
+
+
+def _choice(rule: dict, key: str, choices: tuple, where: str, errors: list[str], default=None) -> str | None:
+    value = rule.get(key, default)
+    if value not in choices:
+        errors.append(
+            _("%(where)s: %(key)s must be one of %(choices)s.")
+            % {"where": where, "key": key, "choices": ", ".join(choices)}
+        )
+        return None
+    return value
+
+
+def validate_rules(rules) -> list[dict]:
+    """The rules in their stored form, or a ValidationError naming each bad rule and parameter."""
+    if not isinstance(rules, list):
+        raise ValidationError(_("Rules must be a list."))
+    errors: list[str] = []
+    clean: list[dict] = []
+    for position, rule in enumerate(rules, start=1):
+        where = _("Rule %(n)s") % {"n": position}
+        if not isinstance(rule, dict):
+            errors.append(_("%(where)s must be an object with a type.") % {"where": where})
+            continue
+        kind = _choice(rule, "type", RULE_TYPES, where, errors)
+        out: dict = {"type": kind}
+        if kind == "commission":
+            out["base"] = _choice(rule, "base", BASES, where, errors, default="revenue")
+            out["rate"] = _decimal(rule, "rate", where, errors)
+            narrow = rule.get("narrow")
+            if narrow:
+                if (
+                    not isinstance(narrow, dict)
+                    or narrow.get("scope") not in NARROW_SCOPES
+                    or not isinstance(narrow.get("id"), int)
+                ):
+                    errors.append(
+                        _("%(where)s: narrow must name a scope (%(scopes)s) and an id.")
+                        % {"where": where, "scopes": ", ".join(NARROW_SCOPES)}
+                    )
+                else:
+                    out["narrow"] = {"scope": narrow["scope"], "id": narrow["id"]}
+        elif kind == "tiered":
+            out["base"] = _choice(rule, "base", BASES, where, errors, default="revenue")
+            out["quota"] = _decimal(rule, "quota", where, errors, positive=True)
+            out["mode"] = _choice(rule, "mode", TIER_MODES, where, errors, default="marginal")
+            tiers = rule.get("tiers")
+            parsed: list[list[str]] = []
+            if not isinstance(tiers, list) or not tiers:
+                errors.append(_("%(where)s: tiers must be a list of [from, rate] pairs.") % {"where": where})
+            else:
+                for tier in tiers:
+                    if not isinstance(tier, list | tuple) or len(tier) != 2:
+                        errors.append(
+                            _("%(where)s: tiers must be a list of [from, rate] pairs.") % {"where": where}
+                        )
+                        break
+                    start = _decimal({"from": tier[0]}, "from", where, errors)
+                    rate = _decimal({"rate": tier[1]}, "rate", where, errors)
+                    if start is None or rate is None:
+                        break
+                    if parsed and Decimal(start) <= Decimal(parsed[-1][0]):
+                        errors.append(
+                            _("%(where)s: each tier must start above the one before.") % {"where": where}
+                        )
+                        break
+                    parsed.append([start, rate])
+            out["tiers"] = parsed
+        elif kind == "goal_bonus":
+            out["mode"] = _choice(rule, "mode", GOAL_MODES, where, errors, default="fixed")
+            out["amount"] = _decimal(rule, "amount", where, errors)
+            if out["mode"] == "pro_rata":
+                out["threshold"] = _decimal(rule, "threshold", where, errors)
+            metric = rule.get("metric")
+            if metric:
+                if metric not in KPI_BY_SLUG:
+                    errors.append(
+                        _("%(where)s: unknown metric %(metric)s.") % {"where": where, "metric": metric}
+                    )
+                out["metric"] = metric
+        elif kind == "gate":
+            out["kpi"] = _choice(rule, "kpi", tuple(KPI_BY_SLUG), where, errors)
+            out["op"] = _choice(rule, "op", tuple(OPERATORS), where, errors, default=">=")
+            out["value"] = _decimal(rule, "value", where, errors)
+        elif kind == "cap":
+            out["max"] = _decimal(rule, "max", where, errors)
+            target = rule.get("rule")
+            if target is not None:
+                if not isinstance(target, int) or not 1 <= target <= len(rules) or target == position:
+                    errors.append(
+                        _("%(where)s: rule must be the position of another rule.") % {"where": where}
+                    )
+                elif (
+                    not isinstance(rules[target - 1], dict)
+                    or rules[target - 1].get("type") not in PAYOUT_TYPES
+                ):
+                    errors.append(
+                        _("%(where)s: a cap can only limit a commission, tiered or goal bonus rule.")
+                        % {"where": where}
+                    )
+                else:
+                    out["rule"] = target
+        clean.append(out)
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+# --- Words -------------------------------------------------------------------------------------------
+
+
+def money(amount: Decimal, currency: str) -> str:
+    return f"{currency} {number_format(round_total(amount), 2, force_grouping=True)}"
+
+
+def percent(fraction: Decimal | str) -> str:
+    value = (Decimal(fraction) * 100).normalize()
+    if value == value.to_integral():
+        value = value.quantize(Decimal(1))
+    return f"{number_format(value, force_grouping=True)} %"
+
+
+def base_name(base: str) -> str:
+    return _("gross margin") if base == "gross_margin" else _("revenue")
+
+
+def describe_rule(rule: dict, *, currency: str = "EUR", narrow_name: str = "") -> str:
+    """The rule in one sentence, as the admin preview and the plan pages show it."""
+    kind = rule.get("type")
+    if kind == "commission":
+        text = _("%(rate)s of the %(base)s of won deals") % {
+            "rate": percent(rule["rate"]),
+            "base": base_name(rule["base"]),
+        }
+        if rule.get("narrow"):
+            text += " " + _("in %(scope)s %(name)s") % {
+                "scope": rule["narrow"]["scope"].replace("_", " "),
+                "name": narrow_name or f"#{rule['narrow']['id']}",
+            }
+        return text + "."
+    if kind == "tiered":
+        steps = "; ".join(
+            _("from %(from)s of quota: %(rate)s") % {"from": percent(start), "rate": percent(rate)}
+            for start, rate in rule["tiers"]
+        )
+        if rule["mode"] == "retroactive":
+            how = _("the rate of the highest tier reached applies to all of it")
+        else:
+            how = _("each tier's rate applies to the part inside the tier")
+        return _("Tiered on %(base)s against a quota of %(quota)s (%(how)s): %(steps)s.") % {
+            "base": base_name(rule["base"]),
+            "quota": money(Decimal(rule["quota"]), currency),
+            "how": how,
+            "steps": steps,
+        }
+    if kind == "goal_bonus":
+        if rule["mode"] == "pro_rata":
+            return _(
+                "%(amount)s for each approved goal ending in the period, in proportion to how much of "
+                "its target was reached, once at least %(threshold)s is."
+            ) % {"amount": money(Decimal(rule["amount"]), currency), "threshold": percent(rule["threshold"])}
+        return _("%(amount)s for each approved goal ending in the period that is achieved.") % {
+            "amount": money(Decimal(rule["amount"]), currency)
+        }
+    if kind == "gate":
+        return _("The plan pays only when %(kpi)s %(op)s %(value)s.") % {
+            "kpi": KPI_BY_SLUG[rule["kpi"]].name,
+            "op": rule["op"],
+            "value": _gate_value(rule["kpi"], Decimal(rule["value"]), currency),
+        }
+    if kind == "cap":
+        if rule.get("rule"):
+            return _("Rule %(n)s pays at most %(max)s per period.") % {
+                "n": rule["rule"],
+                "max": money(Decimal(rule["max"]), currency),
+            }
+        return _("The plan pays at most %(max)s per period.") % {"max": money(Decimal(rule["max"]), currency)}
+    return ""
+
+
+def describe_plan(rules: list[dict], *, currency: str = "EUR") -> list[str]:
+    return [f"{n}. {describe_rule(rule, currency=currency)}" for n, rule in enumerate(rules, start=1)]
+
+
+def _gate_value(kpi: str, value, currency: str) -> str:
+    if value is None:
+        return "—"
+    unit = KPI_BY_SLUG[kpi].unit
+    if unit == "percent":
+        return percent(value)
+    if unit == "money":
+        return money(Decimal(value), currency)
+    return number_format(value, force_grouping=True)
+
+
+def describe_line(line: dict, *, currency: str) -> str:
+    """The sentence a rep reads for one breakdown line, in the active language."""
+    kind, amount = line["type"], Decimal(line["amount"])
+    values = {"amount": money(amount, currency)}
+    if kind == "commission":
+        values |= {"rate": percent(line["rate"]), "base": money(Decimal(line["inputs"]["base"]), currency)}
+        values["what"] = base_name(line["inputs"]["base_kind"])
+        text = _("%(rate)s on %(base)s %(what)s = %(amount)s") % values
+    elif kind == "tiered" and line.get("tier") is None:
+        text = _("%(base)s is %(attainment)s of the %(quota)s quota, below the first tier = %(amount)s") % (
+            values
+            | {
+                "base": money(Decimal(line["inputs"]["base"]), currency),
+                "attainment": percent(line["inputs"]["attainment"]),
+                "quota": money(Decimal(line["inputs"]["quota"]), currency),
+            }
+        )
+    elif kind == "tiered" and line["inputs"]["mode"] == "retroactive":
+        text = _("%(rate)s on all %(base)s (%(attainment)s of quota, tier %(tier)s) = %(amount)s") % (
+            values
+            | {
+                "rate": percent(line["rate"]),
+                "base": money(Decimal(line["inputs"]["base"]), currency),
+                "attainment": percent(line["inputs"]["attainment"]),
+                "tier": line["tier"],
+            }
+        )
+    elif kind == "tiered":
+        text = _("%(rate)s on %(part)s between %(from)s and %(to)s of quota (tier %(tier)s) = %(amount)s") % (
+            values
+            | {
+                "rate": percent(line["rate"]),
+                "part": money(Decimal(line["inputs"]["part"]), currency),
+                "from": percent(line["inputs"]["from"]),
+                "to": percent(line["inputs"]["to"]) if line["inputs"]["to"] is not None else "∞",
+                "tier": line["tier"],
+            }
+        )
+    elif kind == "goal_bonus" and line["inputs"].get("goal") is None:
+        text = _("No approved goal ending in this period qualifies = %(amount)s") % values
+    elif kind == "goal_bonus":
+        values |= {
+            "goal": line["inputs"]["goal_title"],
+            "reached": percent(line["inputs"]["reached"]) if line["inputs"]["reached"] is not None else "—",
+        }
+        text = _("Goal “%(goal)s” at %(reached)s of target = %(amount)s") % values
+    elif kind == "gate":
+        values |= {
+            "kpi": KPI_BY_SLUG[line["inputs"]["kpi"]].name,
+            "op": line["inputs"]["op"],
+            "actual": _gate_value(line["inputs"]["kpi"], line["inputs"]["actual"], currency),
+            "value": _gate_value(line["inputs"]["kpi"], Decimal(line["inputs"]["value"]), currency),
+        }
+        if line["inputs"]["met"]:
+            text = _("Condition met: %(kpi)s is %(actual)s, needs %(op)s %(value)s") % values
+        else:
+            text = _(
+                "Condition not met: %(kpi)s is %(actual)s, needs %(op)s %(value)s; the plan pays nothing"
+            ) % (values)
+    elif kind == "cap":
+        values["max"] = money(Decimal(line["inputs"]["max"]), currency)
+        if line["inputs"].get("rule"):
+            values["rule"] = line["inputs"]["rule"]
+            text = _("Rule %(rule)s is capped at %(max)s = %(amount)s") % values
+        else:
+            text = _("The plan is capped at %(max)s = %(amount)s") % values
+    elif kind == "adjustment":
+        values |= {
+            "recalculated": money(Decimal(line["inputs"]["recalculated"]), currency),
+            "settled": money(Decimal(line["inputs"]["settled"]), currency),
+            "period": line["inputs"]["period"],
+        }
+        text = _(
+            "Correction of %(period)s: recalculated %(recalculated)s, "
+            "already settled %(settled)s = %(amount)s"
+        ) % (values)
+    else:
+        text = values["amount"]
+    if line.get("gated"):
+        text += " " + _("(not paid: a condition of the plan is not met)")
+    if line.get("prorated"):
+        text += " " + _("(prorated for %(days)s of %(total)s days in the plan)") % {
+            "days": line["prorated"][0],
+            "total": line["prorated"][1],
+        }
+    return text
+
+
+# --- Arithmetic --------------------------------------------------------------------------------------
+
+
+@dataclass
+class GoalFacts:
+    id: int
+    title: str
+    metric: str
+    achieved: bool
+    reached: Decimal | None  # share of target reached, 1 = 100 %
+
+
+@dataclass
+class RepInputs:
+    """What a rep's award is computed from: KPI parts of their days in the plan, goals, proration."""
+
+    parts: Parts
+    narrowed: dict[tuple[str, int], Parts] = field(default_factory=dict)
+    goals: list[GoalFacts] = field(default_factory=list)
+    days_in_plan: int = 1
+    days_in_period: int = 1
+
+    @property
+    def factor(self) -> Decimal:
+        return Decimal(self.days_in_plan) / Decimal(self.days_in_period)
+
+    @property
+    def prorated(self) -> list[int] | None:
+        return None if self.days_in_plan == self.days_in_period else [self.days_in_plan, self.days_in_period]
+
+
+def base_of(parts: Parts, base: str) -> Decimal:
+    """Revenue or gross margin, never below zero (a negative margin earns nothing, it does not cost)."""
+    value = parts.revenue - parts.cost if base == "gross_margin" else parts.revenue
+    return max(value, ZERO)
+
+
+def _line(position: int, kind: str, *, inputs: dict, amount: Decimal, tier=None, rate=None, **extra) -> dict:
+    return {
+        "rule": position,
+        "type": kind,
+        "inputs": inputs,
+        "tier": tier,
+        "rate": str(rate) if rate is not None else None,
+        "amount": str(amount),
+        **extra,
+    }
+
+
+def _commission(position: int, rule: dict, inputs: RepInputs) -> list[dict]:
+    parts = inputs.parts
+    if rule.get("narrow"):
+        parts = inputs.narrowed.get((rule["narrow"]["scope"], rule["narrow"]["id"]), Parts())
+    base = base_of(parts, rule["base"])
+    rate = Decimal(rule["rate"])
+    return [
+        _line(
+            position,
+            "commission",
+            inputs={"base": str(base), "base_kind": rule["base"], "narrow": rule.get("narrow")},
+            rate=rate,
+            amount=base * rate,
+        )
+    ]
+
+
+def _tiered(position: int, rule: dict, inputs: RepInputs) -> list[dict]:
+    base = base_of(inputs.parts, rule["base"])
+    quota = Decimal(rule["quota"]) * inputs.factor
+    attainment = base / quota
+    tiers = [(Decimal(start), Decimal(rate)) for start, rate in rule["tiers"]]
+    common = {"base": str(base), "quota": str(quota), "attainment": str(attainment), "mode": rule["mode"]}
+    extra = {"prorated": inputs.prorated} if inputs.prorated else {}
+    if rule["mode"] == "retroactive":
+        reached = [(n, rate) for n, (start, rate) in enumerate(tiers, start=1) if attainment >= start]
+        if not reached:
+            return [_line(position, "tiered", inputs=common, amount=ZERO, **extra)]
+        tier, rate = reached[-1]
+        return [_line(position, "tiered", inputs=common, tier=tier, rate=rate, amount=base * rate, **extra)]
+    lines = []
+    for n, (start, rate) in enumerate(tiers, start=1):
+        upper = tiers[n][0] if n < len(tiers) else None
+        low = start * quota
+        high = base if upper is None else min(base, upper * quota)
+        part = high - low
+        if part <= 0:
+            continue
+        lines.append(
+            _line(
+                position,
+                "tiered",
+                inputs=common
+                | {"part": str(part), "from": str(start), "to": str(upper) if upper is not None else None},
+                tier=n,
+                rate=rate,
+                amount=part * rate,
+                **extra,
+            )
+        )
+    return lines or [_line(position, "tiered", inputs=common, amount=ZERO, **extra)]
+
+
+def _goal_bonus(position: int, rule: dict, inputs: RepInputs) -> list[dict]:
+    amount = Decimal(rule["amount"])
+    lines = []
+    for goal in inputs.goals:
+        if rule.get("metric") and goal.metric != rule["metric"]:
+            continue
+        facts = {
+            "goal": goal.id,
+            "goal_title": goal.title,
+            "reached": str(goal.reached) if goal.reached is not None else None,
+        }
+        if rule["mode"] == "fixed":
+            if goal.achieved:
+                lines.append(_line(position, "goal_bonus", inputs=facts, amount=amount))
+        elif goal.reached is not None and goal.reached >= Decimal(rule["threshold"]):
+            share = min(goal.reached, Decimal(1))
+            lines.append(_line(position, "goal_bonus", inputs=facts, rate=share, amount=amount * share))
+    return lines or [_line(position, "goal_bonus", inputs={"goal": None}, amount=ZERO)]
+
+
+def _gate(position: int, rule: dict, inputs: RepInputs) -> list[dict]:
+    actual = KPI_BY_SLUG[rule["kpi"]].evaluate(inputs.parts)["value"]
+    threshold = Decimal(rule["value"])
+    met = actual is not None and OPERATORS[rule["op"]](Decimal(actual), threshold)
+    facts = {
+        "kpi": rule["kpi"],
+        "op": rule["op"],
+        "value": rule["value"],
+        "actual": str(actual) if actual is not None else None,
+        "met": met,
+    }
+    return [_line(position, "gate", inputs=facts, amount=ZERO)]
+
+
+PAYOUTS = {"commission": _commission, "tiered": _tiered, "goal_bonus": _goal_bonus}
+
+
+def calculate(rules: list[dict], inputs: RepInputs) -> tuple[list[dict], Decimal]:
+    """The breakdown lines of one rep and period, and the award total rounded half up to cents.
+
+    Order: gates first (a gate not met zeroes every payout line), then the payout rules in their
+    order, then caps on single rules, then the cap on the whole plan. Caps scale with proration.
+    """
+    lines: list[dict] = []
+    gates_met = True
+    for position, rule in enumerate(rules, start=1):
+        if rule["type"] == "gate":
+            gate_lines = _gate(position, rule, inputs)
+            gates_met = gates_met and gate_lines[0]["inputs"]["met"]
+            lines += gate_lines
+    payouts: dict[int, list[dict]] = {}
+    for position, rule in enumerate(rules, start=1):
+        if rule["type"] in PAYOUTS:
+            payouts[position] = PAYOUTS[rule["type"]](position, rule, inputs)
+            if not gates_met:
+                for line in payouts[position]:
+                    line["inputs"]["would_be"] = line["amount"]
+                    line["amount"], line["gated"] = str(ZERO), True
+            lines += payouts[position]
+    caps = [(p, r) for p, r in enumerate(rules, start=1) if r["type"] == "cap"]
+    for position, rule in sorted(caps, key=lambda c: c[1].get("rule") is None):
+        limit = Decimal(rule["max"]) * inputs.factor
+        if rule.get("rule"):
+            paid = sum((Decimal(line["amount"]) for line in payouts.get(rule["rule"], [])), ZERO)
+        else:
+            paid = sum((Decimal(line["amount"]) for line in lines), ZERO)
+        if paid > limit:
+            facts = {"max": str(limit), "rule": rule.get("rule"), "before": str(paid)}
+            extra = {"prorated": inputs.prorated} if inputs.prorated else {}
+            lines.append(_line(position, "cap", inputs=facts, amount=limit - paid, **extra))
+    total = round_total(sum((Decimal(line["amount"]) for line in lines), ZERO))
+    return lines, total

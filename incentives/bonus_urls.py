@@ -1,0 +1,13 @@
+from django.urls import path
+
+from incentives import bonus_views
+
+app_name = "bonuses"
+urlpatterns = [
+    path("", bonus_views.my_earnings, name="my_earnings"),
+    path("awards/<int:pk>/", bonus_views.statement, name="statement"),
+    path("awards/<int:pk>/decide/", bonus_views.award_decide, name="award_decide"),
+    path("approvals/", bonus_views.approval_queue, name="approval_queue"),
+    path("payroll/", bonus_views.payroll, name="payroll"),
+    path("payroll/<int:pk>/", bonus_views.payroll_download, name="payroll_download"),
+]
