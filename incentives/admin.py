@@ -149,10 +149,15 @@ class PlanVersionInline(admin.StackedInline):
 
 @admin.register(IncentivePlan)
 class IncentivePlanAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "period", "effective_from", "effective_to", "status", "needs_approval"]
+    list_display = ["name", "period", "effective_from", "status", "needs_approval", "simulate"]
     list_filter = ["status", "period"]
     filter_horizontal = ["teams", "reps"]
     inlines = [PlanVersionInline]
+
+    @admin.display(description=_("simulate"))
+    def simulate(self, plan):
+        url = reverse("bonuses:plan_simulate", args=[plan.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Simulate last period"))
 
 
 @admin.register(PlanVersion)

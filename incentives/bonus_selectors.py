@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from incentives.models import BonusAward, IncentivePlan, PayrollExport
+from incentives.models import AwardMessage, AwardQuestion, BonusAward, IncentivePlan, PayrollExport
 from kpis import engine
 from salesteam.models import Membership, User
 from salesteam.selectors import managed_team_ids
@@ -65,11 +66,31 @@ def award_decisions(*, award: BonusAward):
     return award.decisions.select_related("actor").order_by("at", "pk")
 
 
+def award_questions(*, award: BonusAward) -> list[AwardQuestion]:
+    return list(
+        award.questions.prefetch_related(
+            Prefetch(
+                "messages",
+                queryset=AwardMessage.objects.select_related("author").order_by("created_at", "pk"),
+            )
+        ).order_by("created_at", "pk")
+    )
+
+
+def question_get(*, user: User, award: BonusAward, pk: int) -> AwardQuestion:
+    return get_object_or_404(AwardQuestion.objects.select_related("award"), award=award, pk=pk)
+
+
 def approval_queue(*, user: User) -> QuerySet[BonusAward]:
     """Pending awards of ended periods that `user` may decide on, oldest period first."""
     return (
         award_list(user=user)
         .filter(decidable_q(user), status=BonusAward.Status.PENDING, period_end__lte=timezone.localdate())
+        .annotate(
+            open_question=Exists(
+                AwardQuestion.objects.filter(award_id=OuterRef("pk"), status=AwardQuestion.Status.OPEN)
+            )
+        )
         .order_by("period_start", "rep__username", "plan__name", "kind", "pk")
     )
 
@@ -105,6 +126,13 @@ def exportable_periods(*, user: User) -> list[datetime.date]:
         .values_list("period_start", flat=True)
         .distinct()
     )
+
+
+def plan_get(*, user: User, pk: int) -> IncentivePlan:
+    """A plan, draft or published, for admins; 404 for everyone else."""
+    if not user.is_admin:
+        raise Http404
+    return get_object_or_404(IncentivePlan.objects.prefetch_related("versions"), pk=pk)
 
 
 def current_period_start(*, plan: IncentivePlan, today: datetime.date) -> datetime.date:

@@ -24,7 +24,15 @@ from goals.models import Goal
 from incentives import bonus_rules
 from incentives.bonus_rules import GoalFacts, RepInputs
 from incentives.bonus_selectors import can_decide
-from incentives.models import AwardDecision, BonusAward, IncentivePlan, PayrollExport, PlanVersion
+from incentives.models import (
+    AwardDecision,
+    AwardMessage,
+    AwardQuestion,
+    BonusAward,
+    IncentivePlan,
+    PayrollExport,
+    PlanVersion,
+)
 from kpis import engine
 from kpis.definitions import Parts
 from kpis.models import ScopeType
@@ -483,3 +491,123 @@ def payroll_export(*, actor: User, period_start: datetime.date) -> PayrollExport
         for award in awards
     )
     return batch
+
+
+# --- Simulation and what-if (read only) --------------------------------------------------------------
+
+
+def plan_simulate(*, plan: IncentivePlan, period_start: datetime.date) -> list[dict]:
+    """Every participant's payout if `plan` (draft or published) were evaluated for the period
+    containing `period_start`, with its breakdown. Reads only; stores nothing. Admins' simulate page."""
+    start = engine.period_start(plan.period, period_start)
+    end = engine.period_end(plan.period, start)
+    version = version_for(plan=plan, start=start, end=end) or plan.versions.order_by("-valid_from").first()
+    if version is None:
+        return []
+    rules = bonus_rules.validate_rules(version.rules)
+    participants = plan_participants(plan=plan, start=start, end=end)
+    inputs = rep_inputs(plan=plan, rules=rules, start=start, end=end, participants=participants)
+    reps = User.objects.in_bulk(list(inputs))
+    rows = []
+    for rep_id, rep_input in inputs.items():
+        lines, total = bonus_rules.calculate(rules, rep_input)
+        rows.append(
+            {
+                "rep": reps[rep_id],
+                "total": total,
+                "days_in_plan": rep_input.days_in_plan,
+                "days_in_period": rep_input.days_in_period,
+                "sentences": [bonus_rules.describe_line(line, currency=plan.currency) for line in lines],
+            }
+        )
+    rows.sort(key=lambda row: (-row["total"], row["rep"].username))
+    return rows
+
+
+def award_what_if(
+    *, award: BonusAward, amount: Decimal, cost: Decimal = Decimal("0.00"), segment_id: int | None = None
+) -> Decimal:
+    """How much one more won deal of `amount` (and `cost`, optionally in a segment) would add to the
+    award's plan for its rep and period, computed from the same inputs as the evaluation. Reads only."""
+    plan = award.plan
+    version = version_for(plan=plan, start=award.period_start, end=award.period_end)
+    if version is None:
+        return Decimal("0.00")
+    rules = bonus_rules.validate_rules(version.rules)
+    participants = plan_participants(plan=plan, start=award.period_start, end=award.period_end)
+    if award.rep_id not in participants:
+        return Decimal("0.00")
+    rep_input = rep_inputs(
+        plan=plan,
+        rules=rules,
+        start=award.period_start,
+        end=award.period_end,
+        participants={award.rep_id: participants[award.rep_id]},
+    )[award.rep_id]
+    _, before = bonus_rules.calculate(rules, rep_input)
+    extra = Parts(revenue=amount, cost=cost, won_count=1)
+    _add(rep_input.parts, extra)
+    for (scope, scope_id), parts in rep_input.narrowed.items():
+        if scope == "segment" and scope_id == segment_id:
+            _add(parts, Parts(revenue=amount, cost=cost, won_count=1))
+    _, after = bonus_rules.calculate(rules, rep_input)
+    return after - before
+
+
+# --- Questions -------------------------------------------------------------------------------------
+
+
+def _clean_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": _("Write a message.")})
+    if len(body) > 2000:
+        raise ValidationError({"body": _("Keep the message under 2,000 characters.")})
+    return body
+
+
+@transaction.atomic
+def award_question_ask(*, actor: User, award: BonusAward, body: str) -> AwardQuestion:
+    """The rep asks about their award: opens a question, or adds to the one already open."""
+    if award.rep_id != actor.pk:
+        raise ValidationError(_("Only the rep of an award asks questions about it."))
+    body = _clean_body(body)
+    question = (
+        AwardQuestion.objects.select_for_update()
+        .filter(award=award, status=AwardQuestion.Status.OPEN)
+        .first()
+    )
+    if question is None:
+        question = AwardQuestion.objects.create(award=award)
+    AwardMessage.objects.create(question=question, author=actor, body=body)
+    return question
+
+
+@transaction.atomic
+def award_question_reply(
+    *, actor: User, question: AwardQuestion, body: str, resolve: bool = False
+) -> AwardQuestion:
+    """A reply in the thread, by the rep or by whoever decides on the award (their manager, an admin);
+    only the latter resolve it. A rep's reply to a resolved question opens it again."""
+    award = question.award
+    decides = can_decide(user=actor, award=award)
+    if not (decides or award.rep_id == actor.pk):
+        raise ValidationError(_("Only the rep and their managers take part in this thread."))
+    if resolve and not decides:
+        raise ValidationError(_("Only a manager of the rep's team or an admin resolves a question."))
+    body = _clean_body(body)
+    question = AwardQuestion.objects.select_for_update().get(pk=question.pk)
+    AwardMessage.objects.create(question=question, author=actor, body=body)
+    if resolve:
+        question.status, question.resolved_by, question.resolved_at = (
+            AwardQuestion.Status.RESOLVED,
+            actor,
+            timezone.now(),
+        )
+        question.save(update_fields=["status", "resolved_by", "resolved_at"])
+    elif question.status == AwardQuestion.Status.RESOLVED and award.rep_id == actor.pk:
+        if AwardQuestion.objects.filter(award=award, status=AwardQuestion.Status.OPEN).exists():
+            raise ValidationError(_("Another question on this award is open; reply there."))
+        question.status, question.resolved_by, question.resolved_at = AwardQuestion.Status.OPEN, None, None
+        question.save(update_fields=["status", "resolved_by", "resolved_at"])
+    return question

@@ -4,18 +4,22 @@ Each view checks access, parses input, calls one service or selector, and render
 """
 
 import datetime
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from incentives import bonus_selectors, bonus_services
 from incentives.bonus_api import csv_response
+from incentives.bonus_forms import SimulateForm, WhatIfForm
 from incentives.bonus_rules import describe_line
+from kpis import engine
 
 
 def _with_sentences(awards):
@@ -28,7 +32,44 @@ def _with_sentences(awards):
 def my_earnings(request: HttpRequest) -> HttpResponse:
     earnings = bonus_selectors.my_earnings(user=request.user)
     _with_sentences(earnings["current"])
-    return render(request, "incentives/earnings.html", earnings)
+    form = WhatIfForm(request.GET if "amount" in request.GET else None)
+    what_if = []
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        segment = data["segment"]
+        for award in earnings["current"]:
+            added = bonus_services.award_what_if(
+                award=award,
+                amount=data["amount"],
+                cost=data["cost"] or Decimal("0.00"),
+                segment_id=segment.pk if segment else None,
+            )
+            what_if.append({"award": award, "added": added})
+    return render(request, "incentives/earnings.html", {**earnings, "what_if_form": form, "what_if": what_if})
+
+
+@login_required
+def plan_simulate(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = bonus_selectors.plan_get(user=request.user, pk=pk)
+    form = SimulateForm(request.GET or None)
+    today = timezone.localdate()
+    period = engine.previous_start(plan.period, engine.period_start(plan.period, today))
+    if form.is_bound and form.is_valid() and form.cleaned_data["period"]:
+        period = form.cleaned_data["period"]
+    rows = bonus_services.plan_simulate(plan=plan, period_start=period)
+    start = engine.period_start(plan.period, period)
+    return render(
+        request,
+        "incentives/plan_simulate.html",
+        {
+            "plan": plan,
+            "form": form,
+            "rows": rows,
+            "start": start,
+            "end": engine.period_end(plan.period, start),
+            "total": sum((row["total"] for row in rows), Decimal("0.00")),
+        },
+    )
 
 
 @login_required
@@ -38,8 +79,35 @@ def statement(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "incentives/award_statement.html",
-        {"award": award, "decisions": bonus_selectors.award_decisions(award=award)},
+        {
+            "award": award,
+            "decisions": bonus_selectors.award_decisions(award=award),
+            "questions": bonus_selectors.award_questions(award=award),
+            "can_resolve": bonus_selectors.can_decide(user=request.user, award=award),
+        },
     )
+
+
+@login_required
+@require_POST
+def award_question(request: HttpRequest, pk: int) -> HttpResponse:
+    """Asks a question on an award (its rep) or replies in a thread (the rep, their managers)."""
+    award = bonus_selectors.award_get(user=request.user, pk=pk)
+    body = request.POST.get("body", "")
+    question_id = request.POST.get("question", "")
+    try:
+        if question_id.isdigit():
+            question = bonus_selectors.question_get(user=request.user, award=award, pk=int(question_id))
+            bonus_services.award_question_reply(
+                actor=request.user, question=question, body=body, resolve=bool(request.POST.get("resolve"))
+            )
+        else:
+            bonus_services.award_question_ask(actor=request.user, award=award, body=body)
+        messages.success(request, _("Message sent."))
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    return redirect("bonuses:statement", pk=award.pk)
 
 
 @login_required

@@ -486,3 +486,58 @@ class AwardDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.award_id}: {self.from_status} -> {self.to_status}"
+
+
+class AwardQuestion(models.Model):
+    """A rep's question on an award and the thread that answers it; open until a manager resolves it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
+
+    award = models.ForeignKey(
+        BonusAward, verbose_name=_("award"), on_delete=models.CASCADE, related_name="questions"
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(_("asked"), auto_now_add=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("award question")
+        verbose_name_plural = _("award questions")
+        ordering = ["award", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["award"], condition=Q(status="open"), name="awardquestion_one_open_per_award"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.award_id}: {self.status}"
+
+
+class AwardMessage(models.Model):
+    question = models.ForeignKey(
+        AwardQuestion, verbose_name=_("question"), on_delete=models.CASCADE, related_name="messages"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT, related_name="+"
+    )
+    body = models.TextField(_("message"), max_length=2000)
+    created_at = models.DateTimeField(_("written"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("award message")
+        verbose_name_plural = _("award messages")
+        ordering = ["question", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author}: {self.body[:40]}"
