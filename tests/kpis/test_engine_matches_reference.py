@@ -1,4 +1,6 @@
 import datetime
+import statistics
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -213,3 +215,10 @@ def check_random_data(rows):
     ):
         if kpis["retention_rate"]["value"] is not None:
             assert kpis["retention_rate"]["value"] + kpis["churn_rate"]["value"] == 1
+
+
+@given(values=st.lists(st.integers(0, 400), min_size=1, max_size=40))
+def test_the_histogram_median_equals_the_median_of_the_values(values):
+    histogram = list(Counter(values).items())
+    expected = Decimal(str(statistics.median(values))).quantize(Decimal("0.1"))
+    assert engine.histogram_median(histogram) == expected
