@@ -9,7 +9,7 @@ from rest_framework.routers import SimpleRouter
 
 from incentives import bonus_selectors, bonus_services
 from incentives.bonus_rules import describe_line
-from incentives.models import BonusAward, PayrollExport
+from incentives.models import AwardMessage, AwardQuestion, BonusAward, PayrollExport
 
 
 class AwardSerializer(serializers.ModelSerializer):
@@ -35,6 +35,28 @@ class AwardSerializer(serializers.ModelSerializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author_name = serializers.CharField(source="author.display_name", read_only=True)
+
+    class Meta:
+        model = AwardMessage
+        fields = ["id", "author", "author_name", "body", "created_at"]
+
+
+class QuestionSerializer(serializers.ModelSerializer):
+    messages = MessageSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = AwardQuestion
+        fields = ["id", "status", "created_at", "resolved_by", "resolved_at", "messages"]
+
+
+class QuestionPostSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=2000)
+    question = serializers.IntegerField(required=False, help_text="Reply in this thread; omit to ask.")
+    resolve = serializers.BooleanField(default=False)
 
 
 class AwardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -66,6 +88,24 @@ class AwardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def reject(self, request, pk=None):
         """Rejects a pending award; the reason is required."""
         return self._decide(request, bonus_services.award_reject)
+
+    @extend_schema(request=QuestionPostSerializer, responses=QuestionSerializer(many=True))
+    @action(detail=True, methods=["get", "post"])
+    def questions(self, request, pk=None):
+        """The award's question threads; POST asks (the rep) or replies (the rep, their managers)."""
+        award = self.get_object()
+        if request.method == "POST":
+            body = QuestionPostSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            data = body.validated_data
+            if data.get("question"):
+                question = bonus_selectors.question_get(user=request.user, award=award, pk=data["question"])
+                bonus_services.award_question_reply(
+                    actor=request.user, question=question, body=data["body"], resolve=data["resolve"]
+                )
+            else:
+                bonus_services.award_question_ask(actor=request.user, award=award, body=data["body"])
+        return Response(QuestionSerializer(bonus_selectors.award_questions(award=award), many=True).data)
 
 
 class PayrollRequestSerializer(serializers.Serializer):

@@ -13,7 +13,8 @@ Rule parameters, as stored in PlanVersion.rules (decimals as strings):
   "mode": "marginal" | "retroactive", "tiers": [["0", "0.02"], ["1.0", "0.05"], ["1.2", "0.08"]]}
 - goal_bonus: {"type": "goal_bonus", "mode": "fixed" | "pro_rata", "amount": "500.00",
   "threshold": "0.8", "metric": "revenue"}  (threshold only for pro_rata; metric optional)
-- gate: {"type": "gate", "kpi": "gross_margin_pct", "op": ">=", "value": "0.20"}
+- gate: {"type": "gate", "kpi": "gross_margin_pct", "op": ">=", "value": "0.20", "rule": 1}  (rule: the
+  1-based position of the gated rule; without it the gate applies to the whole plan)
 - cap: {"type": "cap", "max": "5000.00", "rule": 1}  (rule: 1-based position of the capped rule;
   without it the cap applies to the whole plan)
 """
@@ -143,12 +144,13 @@ def validate_rules(rules) -> list[dict]:
                         _("%(where)s: unknown metric %(metric)s.") % {"where": where, "metric": metric}
                     )
                 out["metric"] = metric
-        elif kind == "gate":
-            out["kpi"] = _choice(rule, "kpi", tuple(KPI_BY_SLUG), where, errors)
-            out["op"] = _choice(rule, "op", tuple(OPERATORS), where, errors, default=">=")
-            out["value"] = _decimal(rule, "value", where, errors)
-        elif kind == "cap":
-            out["max"] = _decimal(rule, "max", where, errors)
+        elif kind in ("gate", "cap"):
+            if kind == "gate":
+                out["kpi"] = _choice(rule, "kpi", tuple(KPI_BY_SLUG), where, errors)
+                out["op"] = _choice(rule, "op", tuple(OPERATORS), where, errors, default=">=")
+                out["value"] = _decimal(rule, "value", where, errors)
+            else:
+                out["max"] = _decimal(rule, "max", where, errors)
             target = rule.get("rule")
             if target is not None:
                 if not isinstance(target, int) or not 1 <= target <= len(rules) or target == position:
@@ -160,7 +162,7 @@ def validate_rules(rules) -> list[dict]:
                     or rules[target - 1].get("type") not in PAYOUT_TYPES
                 ):
                     errors.append(
-                        _("%(where)s: a cap can only limit a commission, tiered or goal bonus rule.")
+                        _("%(where)s: only a commission, tiered or goal bonus rule can be its target.")
                         % {"where": where}
                     )
                 else:
@@ -228,11 +230,14 @@ def describe_rule(rule: dict, *, currency: str = "EUR", narrow_name: str = "") -
             "amount": money(Decimal(rule["amount"]), currency)
         }
     if kind == "gate":
-        return _("The plan pays only when %(kpi)s %(op)s %(value)s.") % {
+        values = {
             "kpi": KPI_BY_SLUG[rule["kpi"]].name,
             "op": rule["op"],
             "value": _gate_value(rule["kpi"], Decimal(rule["value"]), currency),
         }
+        if rule.get("rule"):
+            return _("Rule %(n)s pays only when %(kpi)s %(op)s %(value)s.") % (values | {"n": rule["rule"]})
+        return _("The plan pays only when %(kpi)s %(op)s %(value)s.") % values
     if kind == "cap":
         if rule.get("rule"):
             return _("Rule %(n)s pays at most %(max)s per period.") % {
@@ -313,6 +318,10 @@ def describe_line(line: dict, *, currency: str) -> str:
         }
         if line["inputs"]["met"]:
             text = _("Condition met: %(kpi)s is %(actual)s, needs %(op)s %(value)s") % values
+        elif line["inputs"].get("rule"):
+            text = _(
+                "Condition not met: %(kpi)s is %(actual)s, needs %(op)s %(value)s; rule %(rule)s pays nothing"
+            ) % (values | {"rule": line["inputs"]["rule"]})
         else:
             text = _(
                 "Condition not met: %(kpi)s is %(actual)s, needs %(op)s %(value)s; the plan pays nothing"
@@ -478,6 +487,7 @@ def _gate(position: int, rule: dict, inputs: RepInputs) -> list[dict]:
         "value": rule["value"],
         "actual": str(actual) if actual is not None else None,
         "met": met,
+        "rule": rule.get("rule"),
     }
     return [_line(position, "gate", inputs=facts, amount=ZERO)]
 
@@ -488,21 +498,27 @@ PAYOUTS = {"commission": _commission, "tiered": _tiered, "goal_bonus": _goal_bon
 def calculate(rules: list[dict], inputs: RepInputs) -> tuple[list[dict], Decimal]:
     """The breakdown lines of one rep and period, and the award total rounded half up to cents.
 
-    Order: gates first (a gate not met zeroes every payout line), then the payout rules in their
+    Order: gates first (a plan gate not met zeroes every payout line, a rule's gate that rule's), then
+    the payout rules in their
     order, then caps on single rules, then the cap on the whole plan. Caps scale with proration.
     """
     lines: list[dict] = []
-    gates_met = True
+    plan_gates_met = True
+    failed_rules: set[int] = set()  # payout rules whose own gate is not met
     for position, rule in enumerate(rules, start=1):
         if rule["type"] == "gate":
             gate_lines = _gate(position, rule, inputs)
-            gates_met = gates_met and gate_lines[0]["inputs"]["met"]
+            if not gate_lines[0]["inputs"]["met"]:
+                if rule.get("rule"):
+                    failed_rules.add(rule["rule"])
+                else:
+                    plan_gates_met = False
             lines += gate_lines
     payouts: dict[int, list[dict]] = {}
     for position, rule in enumerate(rules, start=1):
         if rule["type"] in PAYOUTS:
             payouts[position] = PAYOUTS[rule["type"]](position, rule, inputs)
-            if not gates_met:
+            if not plan_gates_met or position in failed_rules:
                 for line in payouts[position]:
                     line["inputs"]["would_be"] = line["amount"]
                     line["amount"], line["gated"] = str(ZERO), True

@@ -284,6 +284,10 @@ def _adjust(original: BonusAward, total: Decimal, lines: list[dict], version: Pl
     )
     difference = total - settled
     pending = next((a for a in adjustments if a.status == BonusAward.Status.PENDING), None)
+    if pending is None and any(
+        a.status == BonusAward.Status.REJECTED and a.total == difference for a in adjustments
+    ):
+        return False  # this very correction was rejected; it is not proposed again
     if difference == 0:
         if pending is None:
             return False

@@ -96,3 +96,19 @@ def test_a_rejected_award_is_left_as_decided(clock, nightly, team, rep, manager)
     award.refresh_from_db()
     assert (award.status, award.total) == (BonusAward.Status.REJECTED, Decimal("100.00"))
     assert not BonusAward.objects.filter(kind=BonusAward.Kind.ADJUSTMENT).exists()
+
+
+def test_a_rejected_adjustment_is_not_proposed_again(approved_march, nightly, manager, clock):
+    _award, _won, lost_later = approved_march
+    Deal.objects.filter(pk=lost_later.pk).update(stage=Stage.LOST)
+    nightly()
+    adjustment = BonusAward.objects.get(kind=BonusAward.Kind.ADJUSTMENT)
+    clock(D(2024, 5, 2))
+    bonus_services.award_reject(actor=manager, award=adjustment, reason="Customer paid after all")
+
+    nightly()
+    bonus_services.award_evaluate(period_start=MARCH)
+
+    assert list(
+        BonusAward.objects.filter(kind=BonusAward.Kind.ADJUSTMENT).values_list("status", flat=True)
+    ) == ["rejected"]

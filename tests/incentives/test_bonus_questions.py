@@ -69,3 +69,24 @@ def test_the_thread_is_shown_on_the_statement_and_closed_to_others(award, client
     assert "Resolved" in statement.text
     client.force_login(other_rep)
     assert client.post(url, {"body": "Me too"}).status_code == 404
+
+
+def test_the_thread_works_through_the_api(award, api_client, rep, manager, other_manager):
+    url = f"/api/v1/awards/{award.pk}/questions/"
+    api_client.force_authenticate(rep)
+    asked = api_client.post(url, {"body": "Why?"}, format="json")
+    assert asked.status_code == 200 and asked.json()[0]["status"] == "open"
+    question_id = asked.json()[0]["id"]
+
+    api_client.force_authenticate(manager)
+    answered = api_client.post(
+        url, {"body": "Tiers.", "question": question_id, "resolve": True}, format="json"
+    )
+    assert answered.status_code == 200
+    assert answered.json()[0]["status"] == "resolved"
+    assert [m["body"] for m in answered.json()[0]["messages"]] == ["Why?", "Tiers."]
+
+    api_client.force_authenticate(other_manager)
+    assert api_client.get(url).status_code == 404
+    api_client.force_authenticate(rep)
+    assert api_client.post(url, {"body": ""}, format="json").status_code == 400

@@ -193,3 +193,21 @@ def test_each_rule_has_a_plain_language_description():
     )
     gate = validate_rules([{"type": "gate", "kpi": "gross_margin_pct", "op": ">=", "value": "0.20"}])[0]
     assert describe_rule(gate) == "The plan pays only when Gross margin % >= 20 %."
+
+
+def test_a_gate_on_one_rule_stops_only_that_rule():
+    rules = [
+        {"type": "commission", "rate": "0.10"},
+        {"type": "goal_bonus", "mode": "fixed", "amount": "500.00"},
+        {"type": "gate", "kpi": "conversion_ratio", "op": ">=", "value": "0.5", "rule": 1},
+    ]
+    parts = Parts(revenue=Decimal("10000.00"), won_count=1, lost_count=3)  # conversion 25 %
+    lines, total = total_of(rules, parts=parts, goals=[goal(True, "1.0")])
+
+    assert total == Decimal("500.00")  # the goal bonus; the commission (1,000) is gated
+    assert lines[0]["type"] == "gate" and lines[0]["inputs"]["met"] is False
+    assert describe_rule(validate_rules(rules)[2]) == "Rule 1 pays only when Conversion ratio >= 50 %."
+    parts.won_count, parts.lost_count = 3, 1  # conversion 75 %
+    assert total_of(rules, parts=parts, goals=[goal(True, "1.0")])[1] == Decimal("1000.00") + Decimal(
+        "500.00"
+    )
