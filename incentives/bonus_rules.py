@@ -108,7 +108,10 @@ def validate_rules(rules) -> list[dict]:
                     out["narrow"] = {"scope": narrow["scope"], "id": narrow["id"]}
         elif kind == "tiered":
             out["base"] = _choice(rule, "base", BASES, where, errors, default="revenue")
-            out["quota"] = _decimal(rule, "quota", where, errors, positive=True)
+            if rule.get("quota") == "goal":
+                out["quota"] = "goal"
+            else:
+                out["quota"] = _decimal(rule, "quota", where, errors, positive=True)
             out["mode"] = _choice(rule, "mode", TIER_MODES, where, errors, default="marginal")
             tiers = rule.get("tiers")
             parsed: list[list[str]] = []
@@ -214,9 +217,13 @@ def describe_rule(rule: dict, *, currency: str = "EUR", narrow_name: str = "") -
             how = _("the rate of the highest tier reached applies to all of it")
         else:
             how = _("each tier's rate applies to the part inside the tier")
-        return _("Tiered on %(base)s against a quota of %(quota)s (%(how)s): %(steps)s.") % {
+        if rule["quota"] == "goal":
+            quota = _("the target of the rep's approved goal on it")
+        else:
+            quota = _("a quota of %(quota)s") % {"quota": money(Decimal(rule["quota"]), currency)}
+        return _("Tiered on %(base)s against %(quota)s (%(how)s): %(steps)s.") % {
             "base": base_name(rule["base"]),
-            "quota": money(Decimal(rule["quota"]), currency),
+            "quota": quota,
             "how": how,
             "steps": steps,
         }
@@ -271,6 +278,10 @@ def describe_line(line: dict, *, currency: str) -> str:
         values |= {"rate": percent(line["rate"]), "base": money(Decimal(line["inputs"]["base"]), currency)}
         values["what"] = base_name(line["inputs"]["base_kind"])
         text = _("%(rate)s on %(base)s %(what)s = %(amount)s") % values
+    elif kind == "tiered" and line["inputs"].get("no_goal"):
+        text = _("No approved goal on %(what)s with a target ends in this period = %(amount)s") % (
+            values | {"what": base_name(line["inputs"]["base_kind"])}
+        )
     elif kind == "tiered" and line.get("tier") is None:
         text = _("%(base)s is %(attainment)s of the %(quota)s quota, below the first tier = %(amount)s") % (
             values
@@ -365,6 +376,7 @@ class GoalFacts:
     metric: str
     achieved: bool
     reached: Decimal | None  # share of target reached, 1 = 100 %
+    target: Decimal | None = None  # an absolute target in the metric's unit
 
 
 @dataclass
@@ -421,13 +433,26 @@ def _commission(position: int, rule: dict, inputs: RepInputs) -> list[dict]:
     ]
 
 
+def _goal_quota(rule: dict, inputs: RepInputs) -> GoalFacts | None:
+    """The rep's approved goal on the rule's base with an absolute target, the last one ending."""
+    goals = [g for g in inputs.goals if g.metric == rule["base"] and g.target is not None and g.target > 0]
+    return goals[-1] if goals else None
+
+
 def _tiered(position: int, rule: dict, inputs: RepInputs) -> list[dict]:
     base = base_of(inputs.parts, rule["base"])
-    quota = Decimal(rule["quota"]) * inputs.factor
+    extra = {"prorated": inputs.prorated} if inputs.prorated else {}
+    if rule["quota"] == "goal":
+        goal = _goal_quota(rule, inputs)
+        if goal is None:
+            facts = {"base": str(base), "no_goal": True, "base_kind": rule["base"], "mode": rule["mode"]}
+            return [_line(position, "tiered", inputs=facts, amount=ZERO)]
+        quota, extra = goal.target, {"goal": goal.id}  # the goal has its own dates: no proration
+    else:
+        quota = Decimal(rule["quota"]) * inputs.factor
     attainment = base / quota
     tiers = [(Decimal(start), Decimal(rate)) for start, rate in rule["tiers"]]
     common = {"base": str(base), "quota": str(quota), "attainment": str(attainment), "mode": rule["mode"]}
-    extra = {"prorated": inputs.prorated} if inputs.prorated else {}
     if rule["mode"] == "retroactive":
         reached = [(n, rate) for n, (start, rate) in enumerate(tiers, start=1) if attainment >= start]
         if not reached:

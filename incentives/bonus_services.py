@@ -132,7 +132,7 @@ def rep_inputs(
         for narrow in narrows
     }
     goals: dict[int, list[GoalFacts]] = {}
-    if any(r["type"] == "goal_bonus" for r in rules):
+    if any(r["type"] == "goal_bonus" or (r["type"] == "tiered" and r["quota"] == "goal") for r in rules):
         approved = Goal.objects.filter(
             owner_user_id__in=list(participants),
             end_on__gte=start,
@@ -147,6 +147,7 @@ def rep_inputs(
                     metric=goal.metric,
                     achieved=goal.status == Goal.Status.ACHIEVED,
                     reached=goal.percent_of_target,
+                    target=goal.target_value if goal.target_kind == Goal.TargetKind.ABSOLUTE else None,
                 )
             )
     days_in_period = (end - start).days

@@ -151,3 +151,17 @@ def test_a_plan_without_approval_approves_awards_of_ended_periods(clock, nightly
 
     assert BonusAward.objects.get(rep=rep, period_start=D(2024, 2, 1)).status == BonusAward.Status.APPROVED
     assert BonusAward.objects.get(rep=rep, period_start=MARCH).status == BonusAward.Status.PENDING
+
+
+def test_tiers_against_the_reps_approved_goal_use_its_target(clock, nightly, team, rep, manager):
+    tiers = [["0", "0.02"], ["1.0", "0.05"]]
+    make_plan(rules=[{"type": "tiered", "quota": "goal", "mode": "marginal", "tiers": tiers}], teams=[team])
+    Goal.objects.create(
+        owner_user=rep, metric="revenue", start_on=D(2024, 3, 1), end_on=D(2024, 3, 31),
+        target_value=Decimal("10000"), status=Goal.Status.ACTIVE, created_by=manager, decided_by=manager,
+    )  # fmt: skip
+    deal(rep, "12000.00")
+    nightly()
+
+    award = BonusAward.objects.get(rep=rep, period_start=MARCH)
+    assert award.total == Decimal("10000") * Decimal("0.02") + Decimal("2000") * Decimal("0.05")  # 300.00

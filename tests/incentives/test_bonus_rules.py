@@ -211,3 +211,23 @@ def test_a_gate_on_one_rule_stops_only_that_rule():
     assert total_of(rules, parts=parts, goals=[goal(True, "1.0")])[1] == Decimal("1000.00") + Decimal(
         "500.00"
     )
+
+
+def test_tiers_can_measure_against_the_target_of_the_reps_approved_goal():
+    rules = [
+        {"type": "tiered", "quota": "goal", "mode": "marginal", "tiers": [["0", "0.02"], ["1.0", "0.05"]]}
+    ]
+    revenue_goal = GoalFacts(
+        id=3, title="Q1", metric="revenue", achieved=True, reached=Decimal("1.2"), target=Decimal("10000")
+    )
+    lines, total = total_of(rules, parts=Parts(revenue=Decimal("12000.00")), goals=[revenue_goal])
+
+    assert (
+        total == Decimal("10000") * Decimal("0.02") + Decimal("2000") * Decimal("0.05") == Decimal("300.00")
+    )
+    assert lines[0]["goal"] == 3
+    _, without = total_of(rules, parts=Parts(revenue=Decimal("12000.00")), goals=[])
+    assert without == Decimal("0.00")
+    assert describe_rule(validate_rules(rules)[0]).startswith(
+        "Tiered on revenue against the target of the rep's approved goal on it"
+    )
