@@ -484,7 +484,8 @@ def payroll_export(*, actor: User, period_start: datetime.date) -> PayrollExport
     paid = BonusAward.objects.filter(pk__in=[a.pk for a in awards], status=BonusAward.Status.APPROVED).update(
         status=BonusAward.Status.PAID, export=batch
     )
-    assert paid == len(awards), "awards were locked; their status cannot have changed"
+    if paid != len(awards):  # the awards are locked, so this would be a bug, not a race
+        raise RuntimeError("Approved awards changed status during the payroll export.")
     AwardDecision.objects.bulk_create(
         AwardDecision(
             award=award,

@@ -258,7 +258,8 @@ def compute_scopes(
     source = f"salesteam_deal d{customer_join}{expansion}"
     scope_filter, scope_params = f"{scope} IS NOT NULL", []
     if scope_ids is not None:
-        assert len(scope_types) == 1, "scope_ids needs a single scope type"
+        if len(scope_types) != 1:
+            raise ValueError("scope_ids needs a single scope type")
         scope_filter += (
             f" AND {scope} IN ({', '.join(['%s'] * len(scope_ids))})" if scope_ids else " AND 1 = 0"
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.utils import timezone
 
@@ -26,7 +27,8 @@ _HISTORY_EXTRA = ("history_date", "history_change_reason", "history_type", "hist
 
 # A field added to Deal must be added to COPY's columns too, or its history rows would go without it.
 _TRACKED = {field.attname for field in Deal.history.model.tracked_fields} - {"id"}
-assert {"source", "external_id", *COMPARED} == _TRACKED, "COMPARED must name every tracked Deal field"
+if {"source", "external_id", *COMPARED} != _TRACKED:
+    raise ImproperlyConfigured("COMPARED must name every tracked Deal field")
 
 
 def copy_deals_with_history(
