@@ -67,26 +67,28 @@ def scope_get(*, user: User, scope_type: str, scope_id: int) -> Scope:
     allowed = visible_scope_ids(user=user, scope_type=scope_type)
     if allowed is not None and scope_id not in allowed:
         raise Http404
-    name = scope_names(scope_type, [scope_id]).get(scope_id)
+    name = scope_names(scope_type, [scope_id], display=True).get(scope_id)
     if name is None:
         raise Http404
     return Scope(scope_type, scope_id, name)
 
 
-def scope_names(scope_type: str, ids: list[int] | None = None) -> dict[int, str]:
+def scope_names(scope_type: str, ids: list[int] | None = None, *, display: bool = False) -> dict[int, str]:
+    """Names by id. Reps are named by username (what exports carry), or by full name for `display`."""
     if scope_type == ScopeType.COMPANY:
         return {0: str(ScopeType.COMPANY.label)}
     model = SCOPE_MODELS[scope_type]
     objects = model.objects.all() if ids is None else model.objects.filter(pk__in=ids)
     if model is User:
-        return {u.pk: u.username for u in objects.only("username")}
+        users = objects.only("username", "full_name", "first_name", "last_name")
+        return {u.pk: u.display_name if display else u.username for u in users}
     return {o.pk: str(o) for o in objects}
 
 
 def default_scope(*, user: User) -> Scope:
     if user.is_admin or user.is_manager:
         return Scope(ScopeType.COMPANY, 0, str(ScopeType.COMPANY.label))
-    return Scope(ScopeType.REP, user.pk, user.username)
+    return Scope(ScopeType.REP, user.pk, user.display_name)
 
 
 # --- Values ------------------------------------------------------------------------------------------
@@ -335,7 +337,7 @@ def scope_choices(*, user: User) -> list[tuple[str, list[Scope]]]:
     groups = []
     for scope_type in (ScopeType.COMPANY, ScopeType.TEAM, ScopeType.REP):
         allowed = visible_scope_ids(user=user, scope_type=scope_type)
-        names = scope_names(scope_type, allowed)
+        names = scope_names(scope_type, allowed, display=True)
         groups.append(
             (
                 scope_type,

@@ -35,6 +35,7 @@ def test_rep_sees_own_dashboard_and_gets_404_for_a_colleague(client, world):
     page = client.get(reverse("kpis:dashboard"), {"period": "quarter", "date": "2024-01-15"})
     assert page.status_code == 200
     assert page.context["scope"].id == ann.pk
+    assert page.context["scope"].name == ann.display_name
     revenue = next(c for c in page.context["cards"] if c["kpi"].slug == "revenue")
     assert revenue["value"] == Decimal("2000.00")
     assert client.get(reverse("kpis:dashboard"), {"s": f"rep:{bob.pk}"}).status_code == 404
