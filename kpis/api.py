@@ -2,8 +2,6 @@
 
 import datetime
 
-from django.utils import timezone
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.response import Response
@@ -11,24 +9,8 @@ from rest_framework.routers import SimpleRouter
 
 from kpis import selectors, services
 from kpis.definitions import KPI_BY_SLUG
+from kpis.forms import ExportForm
 from kpis.models import KpiRun, PeriodType, ScopeType
-
-
-class KpiQuerySerializer(serializers.Serializer):
-    kpi = serializers.ChoiceField(choices=sorted(KPI_BY_SLUG), required=False)
-    scope = serializers.ChoiceField(choices=ScopeType.values, default=ScopeType.COMPANY)
-    scope_id = serializers.IntegerField(required=False, min_value=0)
-    period = serializers.ChoiceField(choices=PeriodType.values, default=PeriodType.MONTH)
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
-
-    def validate(self, attrs):
-        today = timezone.localdate()
-        attrs.setdefault("date_from", datetime.date(today.year, 1, 1))
-        attrs.setdefault("date_to", datetime.date(today.year + 1, 1, 1))
-        if attrs["date_from"] >= attrs["date_to"]:
-            raise serializers.ValidationError({"to": _("The end must be after the start.")})
-        return attrs
 
 
 class KpiRowSerializer(serializers.Serializer):
@@ -64,18 +46,12 @@ class KpiViewSet(viewsets.GenericViewSet):
         for short, long in (("from", "date_from"), ("to", "date_to")):
             if short in params:
                 params[long] = params.pop(short)[0]
-        query = KpiQuerySerializer(data=params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
-        rows = selectors.kpi_rows(
-            user=request.user,
-            scope_type=data["scope"],
-            scope_id=data.get("scope_id"),
-            period_type=data["period"],
-            date_from=data["date_from"],
-            date_to=data["date_to"],
-            kpi=data.get("kpi"),
-        )
+        params.setdefault("scope", ScopeType.COMPANY)
+        params.setdefault("period", PeriodType.MONTH)
+        query = ExportForm(params)  # the same validation as the dashboard's CSV export and the command
+        if not query.is_valid():
+            raise serializers.ValidationError(query.errors)
+        rows = selectors.kpi_rows(user=request.user, **query.query())
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

@@ -48,3 +48,15 @@ class ExportForm(forms.Form):
         if data["date_from"] >= data["date_to"]:
             self.add_error("date_to", _("The end must be after the start."))
         return data
+
+    def query(self) -> dict:
+        """The arguments of kpis.selectors.kpi_rows, for the dashboard export, the API and the command."""
+        data = self.cleaned_data
+        return {
+            "scope_type": data["scope"],
+            "scope_id": data.get("scope_id"),
+            "period_type": data["period"],
+            "date_from": data["date_from"],
+            "date_to": data["date_to"],
+            "kpi": data.get("kpi") or None,
+        }

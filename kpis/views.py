@@ -45,15 +45,7 @@ def export(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return JsonResponse({"errors": form.errors}, status=400)
     data = form.cleaned_data
-    rows = selectors.kpi_rows(
-        user=request.user,
-        scope_type=data["scope"],
-        scope_id=data.get("scope_id"),
-        period_type=data["period"],
-        date_from=data["date_from"],
-        date_to=data["date_to"],
-        kpi=data.get("kpi") or None,
-    )
+    rows = selectors.kpi_rows(user=request.user, **form.query())
     buffer = io.StringIO()
     exports.write_csv(rows, buffer)
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")

@@ -38,18 +38,9 @@ class Command(BaseCommand):
                 f"--{field.replace('_', '-')}: {' '.join(errors)}" for field, errors in form.errors.items()
             )
             raise CommandError(problems)
-        data = form.cleaned_data
         # The command line runs with an administrator's view of the data.
         reader = User(role=Role.ADMIN, username="export")
-        rows = selectors.kpi_rows(
-            user=reader,
-            scope_type=data["scope"],
-            scope_id=data.get("scope_id"),
-            period_type=data["period"],
-            date_from=data["date_from"],
-            date_to=data["date_to"],
-            kpi=data.get("kpi") or None,
-        )
+        rows = selectors.kpi_rows(user=reader, **form.query())
         write = exports.write_csv if options["format"] == "csv" else exports.write_json
         if options["output"]:
             with open(options["output"], "w", encoding="utf-8", newline="") as out:
