@@ -16,7 +16,12 @@ from django.utils import timezone
 
 from goals.models import Goal, GoalTransition, Notification
 from salesteam.models import Membership, Role, Team, User
-from salesteam.selectors import current_team_ids, managed_team_ids
+from salesteam.selectors import (
+    current_team_ids,
+    current_teams_subquery,
+    managed_team_ids,
+    managed_teams_subquery,
+)
 
 
 def _current_members(team_ids, day: datetime.date) -> QuerySet:
@@ -32,9 +37,9 @@ def goal_scope(user: User) -> Q:
     if user.is_admin:
         return Q()
     today = timezone.localdate()
-    scope = Q(owner_user=user) | Q(created_by=user) | Q(owner_team_id__in=current_team_ids(user))
+    scope = Q(owner_user=user) | Q(created_by=user) | Q(owner_team_id__in=current_teams_subquery(user))
     if user.is_manager:
-        managed = managed_team_ids(user)
+        managed = managed_teams_subquery(user)
         scope |= Q(owner_user_id__in=_current_members(managed, today)) | Q(owner_team_id__in=managed)
         scope |= approvable_q(user)
     return scope
@@ -49,7 +54,7 @@ def approvable_q(user: User) -> Q:
     """
     if not (user.is_admin or user.is_manager):
         return Q(pk__in=[])
-    managed = managed_team_ids(user)
+    managed = managed_teams_subquery(user)
     own = Q(owner_user=user) | Q(owner_team_id__in=managed)
     if user.is_admin:
         return ~own
@@ -146,7 +151,7 @@ def my_goals(*, user: User) -> QuerySet[Goal]:
     """The user's own goals and their team's, newest period first; cancelled and rejected ones last."""
     return (
         goal_list(user=user)
-        .filter(Q(owner_user=user) | Q(owner_team_id__in=current_team_ids(user)))
+        .filter(Q(owner_user=user) | Q(owner_team_id__in=current_teams_subquery(user)))
         .order_by("-end_on", "-id")
     )
 

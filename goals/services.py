@@ -23,13 +23,16 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from goals import progress, selectors
 from goals.models import Goal, GoalSnapshot, GoalTransition, Milestone, Notification
 from goals.smart import smart_check
 from kpis.definitions import KPI_BY_SLUG
 from kpis.templatetags.kpi_format import kpi_value
+from salesteam.i18n import Message, in_language_of, render_for
 from salesteam.models import Deal, Team, User
 from salesteam.selectors import current_team_ids
 
@@ -275,8 +278,10 @@ def goal_submit(*, actor: User, goal: Goal, comment: str = "") -> Goal:
             goal=goal,
             kind="proposed",
             key=f"proposed:{transition.pk}",
-            message=_("%(who)s proposes the goal “%(goal)s” to you: accept it or send it back.")
-            % {"who": actor.display_name, "goal": goal},
+            message=lambda: (
+                _("%(who)s proposes the goal “%(goal)s” to you: accept it or send it back.")
+                % {"who": actor.display_name, "goal": goal}
+            ),
         )
         return goal
     transition = _move(
@@ -288,8 +293,10 @@ def goal_submit(*, actor: User, goal: Goal, comment: str = "") -> Goal:
         goal=goal,
         kind="submitted",
         key=f"submitted:{transition.pk}",
-        message=_("%(who)s submitted the goal “%(goal)s” for your approval.")
-        % {"who": actor.display_name, "goal": goal},
+        message=lambda: (
+            _("%(who)s submitted the goal “%(goal)s” for your approval.")
+            % {"who": actor.display_name, "goal": goal}
+        ),
     )
     return goal
 
@@ -318,7 +325,7 @@ def goal_approve(*, actor: User, goal: Goal, comment: str = "", acknowledge_warn
         **_freeze_baseline(goal),
     )  # fmt: skip
     _start_if_due(goal)
-    _notify_owner(goal, actor, "approved", transition, _("%(who)s approved your goal “%(goal)s”."))
+    _notify_owner(goal, actor, "approved", transition, gettext_lazy("%(who)s approved your goal “%(goal)s”."))
     _after_agreement(goal)
     return goal
 
@@ -341,7 +348,9 @@ def goal_accept(*, actor: User, goal: Goal, comment: str = "") -> Goal:
         goal=goal,
         kind="accepted",
         key=f"accepted:{transition.pk}",
-        message=_("%(who)s accepted the goal “%(goal)s”.") % {"who": actor.display_name, "goal": goal},
+        message=lambda: (
+            _("%(who)s accepted the goal “%(goal)s”.") % {"who": actor.display_name, "goal": goal}
+        ),
     )
     _after_agreement(goal)
     return goal
@@ -358,7 +367,7 @@ def goal_reject(*, actor: User, goal: Goal, comment: str = "") -> Goal:
         goal, to=Goal.Status.REJECTED, action="reject", actor=actor, comment=comment,
         decided_by=actor, decided_at=timezone.now(),
     )  # fmt: skip
-    _notify_owner(goal, actor, "rejected", transition, _("%(who)s rejected your goal “%(goal)s”."))
+    _notify_owner(goal, actor, "rejected", transition, gettext_lazy("%(who)s rejected your goal “%(goal)s”."))
     return goal
 
 
@@ -375,8 +384,10 @@ def goal_request_changes(*, actor: User, goal: Goal, comment: str = "") -> Goal:
             goal=goal,
             kind="sent_back",
             key=f"sent_back:{transition.pk}",
-            message=_("%(who)s sent the proposed goal “%(goal)s” back to you.")
-            % {"who": actor.display_name, "goal": goal},
+            message=lambda: (
+                _("%(who)s sent the proposed goal “%(goal)s” back to you.")
+                % {"who": actor.display_name, "goal": goal}
+            ),
         )
         return goal
     if not selectors.can_decide(user=actor, goal=goal):
@@ -384,7 +395,11 @@ def goal_request_changes(*, actor: User, goal: Goal, comment: str = "") -> Goal:
     _require(goal, Goal.Status.SUBMITTED)
     transition = _move(goal, to=Goal.Status.DRAFT, action="request_changes", actor=actor, comment=comment)
     _notify_owner(
-        goal, actor, "changes_requested", transition, _("%(who)s asks for changes to your goal “%(goal)s”.")
+        goal,
+        actor,
+        "changes_requested",
+        transition,
+        gettext_lazy("%(who)s asks for changes to your goal “%(goal)s”."),
     )
     return goal
 
@@ -409,7 +424,9 @@ def goal_cancel(*, actor: User, goal: Goal, comment: str = "") -> Goal:
         comment=comment,
         closed_at=timezone.now(),
     )
-    _notify_owner(goal, actor, "cancelled", transition, _("%(who)s cancelled the goal “%(goal)s”."))
+    _notify_owner(
+        goal, actor, "cancelled", transition, gettext_lazy("%(who)s cancelled the goal “%(goal)s”.")
+    )
     return goal
 
 
@@ -464,24 +481,30 @@ def goal_refresh(*, goal_id: int, today: datetime.date | None = None) -> Goal | 
         if measured.finished and goal.status == Goal.Status.ACTIVE:
             to = Goal.Status.ACHIEVED if measured.achieved else Goal.Status.MISSED
             kpi = goal.kpi
-            note = _("Final value %(value)s against a target of %(target)s.") % {
-                "value": kpi_value(measured.value, kpi.unit),
-                "target": kpi_value(measured.target, kpi.unit),
-            }
+
+            def final_note() -> str:
+                return _("Final value %(value)s against a target of %(target)s.") % {
+                    "value": kpi_value(measured.value, kpi.unit),
+                    "target": kpi_value(measured.target, kpi.unit),
+                }
+
+            def message() -> str:
+                text = (
+                    _("Well done: your goal “%(goal)s” is achieved. %(note)s")
+                    if to == Goal.Status.ACHIEVED
+                    else _("Your goal “%(goal)s” ended without reaching its target. %(note)s")
+                )
+                return text % {"goal": goal, "note": final_note()}
+
             transition = _move(
-                goal, to=to, action="close", actor=None, comment=note, closed_at=timezone.now()
-            )
-            message = (
-                _("Well done: your goal “%(goal)s” is achieved. %(note)s")
-                if to == Goal.Status.ACHIEVED
-                else _("Your goal “%(goal)s” ended without reaching its target. %(note)s")
+                goal, to=to, action="close", actor=None, comment=final_note(), closed_at=timezone.now()
             )
             _notify(
                 recipients=selectors.owner_recipients(goal),
                 goal=goal,
                 kind=to,
                 key=f"{to}:{transition.pk}",
-                message=message % {"goal": goal, "note": note},
+                message=message,
             )
     return goal
 
@@ -544,18 +567,26 @@ def goals_remind_waiting(*, now: datetime.datetime | None = None) -> int:
     for goal in waiting:
         if goal.status == Goal.Status.SUBMITTED:
             recipients = selectors.approvers_for(goal)
-            message = _("Reminder: the goal “%(goal)s” has been waiting for your approval since %(since)s.")
+            template = gettext_lazy(
+                "Reminder: the goal “%(goal)s” has been waiting for your approval since %(since)s."
+            )
         else:
             recipients = [goal.owner_user]
-            message = _("Reminder: the goal “%(goal)s” proposed to you on %(since)s is waiting for you.")
-        since = date_format(timezone.localtime(goal.submitted_at), "DATE_FORMAT")
+            template = gettext_lazy(
+                "Reminder: the goal “%(goal)s” proposed to you on %(since)s is waiting for you."
+            )
+
+        def message(goal=goal, template=template) -> str:
+            since = date_format(timezone.localtime(goal.submitted_at), "DATE_FORMAT")
+            return template % {"goal": goal, "since": since}
+
         created += len(
             _notify(
                 recipients=recipients,
                 goal=goal,
                 kind="reminder",
                 key=f"reminder:{goal.pk}:{day}",
-                message=message % {"goal": goal, "since": since},
+                message=message,
             )
         )
     return created
@@ -564,28 +595,33 @@ def goals_remind_waiting(*, now: datetime.datetime | None = None) -> int:
 # --- Notifications -----------------------------------------------------------------------------------
 
 
-def _notify_owner(goal: Goal, actor: User, kind: str, transition: GoalTransition, template: str) -> None:
+def _notify_owner(goal: Goal, actor: User, kind: str, transition: GoalTransition, template: Promise) -> None:
+    """Notifies the goal's owner (or its team's managers), but not the actor; `template` is a lazy
+    translation with %(who)s and %(goal)s, rendered in each recipient's language."""
     recipients = [u for u in selectors.owner_recipients(goal) if u.pk != actor.pk]
     _notify(
         recipients=recipients,
         goal=goal,
         kind=kind,
         key=f"{kind}:{transition.pk}",
-        message=template % {"who": actor.display_name, "goal": goal},
+        message=lambda: template % {"who": actor.display_name, "goal": goal},
     )
 
 
 def _notify(
-    *, recipients: list[User], goal: Goal | None, kind: str, key: str, message: str
+    *, recipients: list[User], goal: Goal | None, kind: str, key: str, message: Message
 ) -> list[Notification]:
     """Creates one notification per recipient, unless one with the same key exists (so repeats are
-    no-ops), and e-mails each new one after commit."""
+    no-ops), and e-mails each new one after commit. A callable `message` is written in each
+    recipient's language."""
     from goals.tasks import send_notification_email
 
     created = []
     for recipient in {r.pk: r for r in recipients if r is not None}.values():
         notification, is_new = Notification.objects.get_or_create(
-            recipient=recipient, key=key, defaults={"goal": goal, "kind": kind, "message": message[:500]}
+            recipient=recipient,
+            key=key,
+            defaults={"goal": goal, "kind": kind, "message": render_for(recipient, message)[:500]},
         )
         if is_new:
             created.append(notification)
@@ -605,9 +641,11 @@ def notification_send_email(*, notification_id: int) -> bool:
         return False
     notification = Notification.objects.select_related("recipient").get(pk=notification_id)
     link = reverse("goals:goal_detail", args=[notification.goal_id]) if notification.goal_id else ""
+    with in_language_of(notification.recipient):
+        subject = _("Salesteam: %(message)s") % {"message": notification.message[:120]}
     try:
         send_mail(
-            subject=_("Salesteam: %(message)s") % {"message": notification.message[:120]},
+            subject=subject,
             message=f"{notification.message}\n\n{link}".strip(),
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[notification.recipient.email],

@@ -18,6 +18,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from incentives import selectors
 from incentives.models import (
@@ -35,6 +36,7 @@ from incentives.models import (
 from kpis import engine
 from kpis import leaderboards as boards
 from kpis.models import KpiRun, KpiValue, PeriodType, ScopeType
+from salesteam.i18n import Message, render_for
 from salesteam.models import Deal, Stage, Team, User
 
 logger = logging.getLogger(__name__)
@@ -46,10 +48,11 @@ ANNOUNCED_PERIODS = (PeriodType.MONTH,)
 # --- Notifications -----------------------------------------------------------------------------------
 
 
-def notify(*, recipients: list[User], kind: str, key: str, message: str) -> int:
+def notify(*, recipients: list[User], kind: str, key: str, message: Message) -> int:
     """Creates one in-app notification per recipient unless one with this key exists (repeats are
     no-ops), and e-mails each new one after commit unless the recipient opted out. Returns how many
-    were created. Uses the notifications of goals/ (the bell), shared by the whole app."""
+    were created. A callable `message` is written in each recipient's language. Uses the
+    notifications of goals/ (the bell), shared by the whole app."""
     from goals.models import Notification
     from goals.tasks import send_notification_email
 
@@ -58,7 +61,9 @@ def notify(*, recipients: list[User], kind: str, key: str, message: str) -> int:
     created = 0
     for recipient in people.values():
         notification, is_new = Notification.objects.get_or_create(
-            recipient=recipient, key=key[:120], defaults={"kind": kind, "message": message[:500]}
+            recipient=recipient,
+            key=key[:120],
+            defaults={"kind": kind, "message": render_for(recipient, message)[:500]},
         )
         if not is_new:
             continue
@@ -150,17 +155,20 @@ def _announce_top3(run: KpiRun, key: str, metric: str, within, ranks: dict[int, 
     newcomers = [pk for pk, rank in ranks.items() if rank <= 3 and (previous.get(pk) or 99) > 3]
     if not newcomers:
         return 0
-    where = str(_("the company")) if within[0] == ScopeType.COMPANY else Team.objects.get(pk=within[1]).name
+    team_name = None if within[0] == ScopeType.COMPANY else Team.objects.get(pk=within[1]).name
     name = boards.METRIC_BY_SLUG[metric].name
     count = 0
     for user in User.objects.filter(pk__in=newcomers):
-        count += notify(
-            recipients=[user],
-            kind="top3",
-            key=f"top3:{key}:{run.pk}",
-            message=_("You moved into the top 3 on %(board)s in %(where)s: number %(rank)s.")
-            % {"board": name, "where": where, "rank": ranks[user.pk]},
-        )
+
+        def message(rank=ranks[user.pk]) -> str:
+            where = team_name or _("the company")
+            return _("You moved into the top 3 on %(board)s in %(where)s: number %(rank)s.") % {
+                "board": name,
+                "where": where,
+                "rank": rank,
+            }
+
+        count += notify(recipients=[user], kind="top3", key=f"top3:{key}:{run.pk}", message=message)
     return count
 
 
@@ -319,8 +327,10 @@ def badges_award(*, run: KpiRun | None = None, today: datetime.date | None = Non
                         recipients=[user],
                         kind="badge",
                         key=f"badge:{rule.pk}:{key}",
-                        message=_("New badge %(icon)s %(badge)s: %(achievement)s")
-                        % {"icon": rule.icon, "badge": rule.name, "achievement": text},
+                        message=lambda text=text, rule=rule: (
+                            _("New badge %(icon)s %(badge)s: %(achievement)s")
+                            % {"icon": rule.icon, "badge": rule.name, "achievement": text}
+                        ),
                     )
     return created
 
@@ -391,15 +401,15 @@ def kudos_give(
     )
     if recipient is not None:
         recipients = [recipient]
-        note = _("%(who)s sent you kudos: %(message)s")
+        note = gettext_lazy("%(who)s sent you kudos: %(message)s")
     else:
         recipients = [u for u in selectors.team_members(team=team) if u.pk != sender.pk]
-        note = _("%(who)s gave the team a shout-out: %(message)s")
+        note = gettext_lazy("%(who)s gave the team a shout-out: %(message)s")
     notify(
         recipients=recipients,
         kind="kudos",
         key=f"kudos:{kudos.pk}",
-        message=note % {"who": sender.display_name, "message": text},
+        message=lambda: note % {"who": sender.display_name, "message": text},
     )
     return kudos
 

@@ -11,9 +11,11 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.http import Http404
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from kpis import engine
 from kpis.definitions import HEADLINE_KPIS, KPI_BY_SLUG, KPIS, Parts
@@ -353,3 +355,8 @@ def last_run() -> KpiRun | None:
 
 def last_successful_run() -> KpiRun | None:
     return KpiRun.objects.filter(status=KpiRun.Status.SUCCEEDED).first()
+
+
+def agenda(*, user: User) -> list[dict]:
+    """What needs the user's attention today, gathered from the apps listed in DASHBOARD_AGENDA."""
+    return [item for name in settings.DASHBOARD_AGENDA for item in import_string(name)(user=user)]

@@ -35,6 +35,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         scope_choices=selectors.scope_choices(user=request.user),
         last_run=selectors.last_run(),
         last_success=selectors.last_successful_run(),
+        agenda=selectors.agenda(user=request.user),
     )
     return render(request, "kpis/dashboard.html", context)
 

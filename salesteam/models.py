@@ -38,7 +38,14 @@ class User(AbstractUser):
         on_delete=models.SET_NULL,
         related_name="reports",
     )
-    history = HistoricalRecords(excluded_fields=["password", "last_login"])
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("The language of the messages sent to this person; set when they log in or switch."),
+    )
+    history = HistoricalRecords(excluded_fields=["password", "last_login", "language"])
 
     class Meta:
         verbose_name = _("user")

@@ -28,15 +28,25 @@ from salesteam.services import round_money
 
 
 def managed_team_ids(user: User) -> list[int]:
-    return list(user.managed_teams.values_list("pk", flat=True))
+    return list(managed_teams_subquery(user).values_list("pk", flat=True))
+
+
+def managed_teams_subquery(user: User) -> QuerySet:
+    """The ids of the teams `user` manages, as a subquery to embed in a filter (no query of its own)."""
+    return Team.objects.filter(managers=user).values("pk")
 
 
 def current_team_ids(user: User) -> list[int]:
+    return [row["team_id"] for row in current_teams_subquery(user)]
+
+
+def current_teams_subquery(user: User) -> QuerySet:
+    """The ids of the teams `user` belongs to today, as a subquery to embed in a filter."""
     today = timezone.localdate()
-    return list(
+    return (
         Membership.objects.filter(user=user, valid_from__lte=today)
         .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=today))
-        .values_list("team_id", flat=True)
+        .values("team_id")
     )
 
 

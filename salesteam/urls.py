@@ -26,7 +26,7 @@ urlpatterns = [
     path("imports/<int:pk>/progress/", views.import_progress, name="import_progress"),
     path("imports/<int:pk>/errors.csv", views.import_errors_csv, name="import_errors_csv"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("kpis/", include("kpis.urls")),
     path("goals/", include("goals.urls")),

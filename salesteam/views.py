@@ -12,11 +12,13 @@ from django.shortcuts import redirect, render
 from django.utils.formats import number_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views import i18n as django_i18n
 from django.views.decorators.http import require_POST
 
 from salesteam import selectors, services
 from salesteam.filters import DealFilter
 from salesteam.forms import DealForm, ImportMappingForm, ImportUploadForm, PeopleUploadForm, StageForm
+from salesteam.i18n import remember_language
 from salesteam.importing import services as importing
 from salesteam.importing.mapping import DEAL_COLUMNS, PEOPLE_COLUMNS
 from salesteam.models import ImportJob, Stage
@@ -33,6 +35,16 @@ def add_service_errors(form, error: ValidationError) -> None:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("kpis:dashboard")
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's language switch, which also remembers the choice on a logged-in user (for the messages
+    sent to them)."""
+    response = django_i18n.set_language(request)
+    if request.user.is_authenticated and request.POST.get("language"):
+        remember_language(request.user, request.POST["language"])
+    return response
 
 
 @login_required
