@@ -37,6 +37,12 @@ class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
     )
     inlines = [MembershipInline]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # Leaving ends the open team membership too; see services.user_deactivate.
+            services.user_deactivate(actor=request.user, user=obj)
+
 
 @admin.register(Team)
 class TeamAdmin(SimpleHistoryAdmin):

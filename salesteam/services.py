@@ -312,6 +312,31 @@ def membership_move(*, actor: User | None, user: User, team: Team, valid_from: d
 
 
 @transaction.atomic
+def user_deactivate(*, actor: User | None, user: User, on: datetime.date | None = None) -> User:
+    """Someone leaves on `on` (today by default): they can no longer log in, their open team
+    membership ends that day and they stop managing teams. Their deals, goals and awards keep their
+    history, and plans prorate them by the days they were in the team. Idempotent."""
+    on = on or timezone.localdate()
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.is_active:
+        user.is_active = False
+        user._history_user = actor
+        user.save(update_fields=["is_active"])
+    for membership in Membership.objects.filter(user=user, valid_to__isnull=True):
+        if membership.valid_from >= on:
+            raise ValidationError(
+                {"on": _("%(name)s only joins their team on %(day)s; undo that move first.")
+                 % {"name": user.display_name, "day": membership.valid_from.isoformat()}}
+            )  # fmt: skip
+        membership.valid_to = on
+        membership._history_user = actor
+        membership.save(update_fields=["valid_to"])
+    for team in Team.objects.filter(managers=user):
+        team.managers.remove(user)  # from the team's side, so that the team's history records it
+    return user
+
+
+@transaction.atomic
 def user_upsert(
     *,
     actor: User | None,

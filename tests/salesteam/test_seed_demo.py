@@ -83,7 +83,11 @@ def test_reps_are_spread_over_the_teams_and_one_moved_a_year_ago(seeded, db):
     open_memberships = Membership.objects.filter(valid_to__isnull=True, user__role=Role.REP)
     per_team = dict(open_memberships.values_list("team__name").annotate(n=Count("id")))
     assert set(per_team) == {"North", "South", "East"}
-    assert sum(per_team.values()) == 12
+    assert sum(per_team.values()) == 11  # the twelfth rep left: their membership ended that day
+    left = User.objects.get(is_active=False)
+    [membership] = left.memberships.all()
+    assert membership.valid_to is not None and membership.valid_to <= today
+    assert not Deal.objects.filter(rep=left, closed_on__gte=membership.valid_to).exists()
 
     moved = [u for u in User.objects.filter(role=Role.REP) if u.memberships.count() == 2]
     assert len(moved) == 1

@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from salesteam import services
 from salesteam.models import Membership
@@ -34,3 +35,38 @@ def test_moving_twice_to_the_same_team_changes_nothing(rep, team):
     services.membership_move(actor=None, user=rep, team=new_team, valid_from=datetime.date(2024, 3, 1))
     services.membership_move(actor=None, user=rep, team=new_team, valid_from=datetime.date(2024, 3, 1))
     assert Membership.objects.filter(user=rep).count() == 2
+
+
+def test_someone_leaving_can_no_longer_log_in_and_leaves_their_team_that_day(client, rep, team):
+    deal = DealFactory(
+        rep=rep, team=team, created_on=datetime.date(2024, 1, 1), closed_on=datetime.date(2024, 1, 20)
+    )
+    left = datetime.date(2024, 6, 30)
+
+    services.user_deactivate(actor=None, user=rep, on=left)
+
+    rep.refresh_from_db()
+    assert rep.is_active is False
+    assert services.team_of(rep, datetime.date(2024, 6, 29)) == team
+    assert services.team_of(rep, left) is None
+    deal.refresh_from_db()
+    assert deal.team == team  # history stays where it happened
+    assert not client.login(username=rep.username, password="pw-for-tests-1")
+
+
+def test_a_manager_leaving_stops_managing_and_leaving_twice_changes_nothing(manager, team):
+    services.user_deactivate(actor=None, user=manager, on=datetime.date(2024, 6, 30))
+    services.user_deactivate(actor=None, user=manager, on=datetime.date(2024, 7, 31))
+
+    assert list(team.managers.all()) == []
+    assert manager.history.filter(is_active=False).count() == 1
+
+
+def test_leaving_before_joining_the_current_team_is_refused(rep, team):
+    joined = Membership.objects.get(user=rep).valid_from
+
+    with pytest.raises(ValidationError, match="only joins their team on"):
+        services.user_deactivate(actor=None, user=rep, on=joined)
+
+    rep.refresh_from_db()
+    assert rep.is_active is True

@@ -301,8 +301,7 @@ class Command(BaseCommand):
                     )
             left = add_months(today, -spec.leaves_months_ago) if spec.leaves_months_ago else None
             if left and rep.is_active:
-                rep.is_active = False
-                rep.save(update_fields=["is_active"])
+                rep = services.user_deactivate(actor=admin, user=rep, on=left)
             if username not in existing:
                 new_users.append(rep)
             reps.append((rep, spec, (joined, left)))
