@@ -258,7 +258,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 # Apps that add their own demo data after `manage.py seed_demo` built the core data, in this order;
 # each is called as seed(reset=...).
-DEMO_SEEDERS: list[str] = ["goals.demo.seed"]
+DEMO_SEEDERS: list[str] = ["goals.demo.seed", "incentives.demo.seed"]
 # What needs someone's attention today, listed at the top of the dashboard: functions called as
 # items(user=...) that return {"text", "url", "tone"} dicts.
 DASHBOARD_AGENDA: list[str] = ["goals.agenda.items", "incentives.agenda.items"]

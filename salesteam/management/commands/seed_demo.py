@@ -300,7 +300,7 @@ class Command(BaseCommand):
                         actor=admin, user=rep, team=teams[spec.moves_to], valid_from=moved
                     )
             left = add_months(today, -spec.leaves_months_ago) if spec.leaves_months_ago else None
-            if left and rep.is_active:
+            if left:  # also after a reset, which rebuilt the memberships
                 rep = services.user_deactivate(actor=admin, user=rep, on=left)
             if username not in existing:
                 new_users.append(rep)
