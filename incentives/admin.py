@@ -21,6 +21,7 @@ from incentives.models import (
     TeamHoliday,
     WallboardLink,
 )
+from salesteam.models import Role
 
 
 @admin.register(RecognitionSettings)
@@ -147,11 +148,37 @@ class PlanVersionInline(admin.StackedInline):
         return _preview(version)
 
 
+class IncentivePlanForm(forms.ModelForm):
+    roles = forms.MultipleChoiceField(
+        label=_("participating roles"),
+        choices=Role.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("Every active user with one of these roles takes part for the whole period."),
+    )
+
+    class Meta:
+        model = IncentivePlan
+        fields = [
+            "name", "effective_from", "effective_to", "period", "currency", "needs_approval",
+            "teams", "roles", "reps", "status",
+        ]  # fmt: skip
+
+
 @admin.register(IncentivePlan)
 class IncentivePlanAdmin(SimpleHistoryAdmin):
+    form = IncentivePlanForm
     list_display = ["name", "period", "effective_from", "status", "needs_approval", "simulate"]
     list_filter = ["status", "period"]
     filter_horizontal = ["teams", "reps"]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["name", "effective_from", "effective_to", "period", "currency", "needs_approval"]},
+        ),
+        (_("Participants"), {"fields": ["teams", "roles", "reps"]}),
+        (None, {"fields": ["status"]}),
+    ]
     inlines = [PlanVersionInline]
 
     @admin.display(description=_("simulate"))

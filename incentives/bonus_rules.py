@@ -17,24 +17,47 @@ Rule parameters, as stored in PlanVersion.rules (decimals as strings):
   1-based position of the gated rule; without it the gate applies to the whole plan)
 - cap: {"type": "cap", "max": "5000.00", "rule": 1}  (rule: 1-based position of the capped rule;
   without it the cap applies to the whole plan)
+- contest: {"type": "contest", "name": "Spring race", "kpi": "revenue", "from": "2024-03-01",
+  "to": "2024-04-15", "prizes": ["500.00", "300.00", "100.00"], "narrow": {...}}  (to inclusive; narrow
+  optional, as for commission; paid in the period containing `to`)
+- team_bonus: {"type": "team_bonus", "pool": "4000.00", "split": "equal" | "contribution",
+  "kpi": "revenue", "metric": "revenue"}  (kpi: what measures a contribution, only for that split;
+  metric optional: only team goals on that metric)
+
+Contests and team pools need every participant's figures before one rep's award can be computed; the
+evaluation gathers them once per plan and period (`ContestFacts`, `TeamPool`) and shares them through
+each rep's `RepInputs`.
 """
 
 from __future__ import annotations
 
+import datetime
 import operator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cached_property
 
 from django.core.exceptions import ValidationError
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 from kpis.definitions import KPI_BY_SLUG, Parts
 
 CENTS = Decimal("0.01")
 ZERO = Decimal(0)
-RULE_TYPES = ("commission", "tiered", "goal_bonus", "gate", "cap")
-PAYOUT_TYPES = ("commission", "tiered", "goal_bonus")
+RULE_TYPES = ("commission", "tiered", "goal_bonus", "gate", "cap", "contest", "team_bonus")
+PAYOUT_TYPES = ("commission", "tiered", "goal_bonus", "contest", "team_bonus")
+# KPIs a contest ranks on and a team pool splits by: sums of a rep's own deals where more is better.
+RACE_KPIS = (
+    "revenue",
+    "gross_margin",
+    "deals_won",
+    "new_customers",
+    "new_customer_revenue",
+    "active_customers",
+)
+TEAM_SPLITS = ("equal", "contribution")
+MAX_PRIZES = 50
 BASES = ("revenue", "gross_margin")
 NARROW_SCOPES = ("segment", "category", "campaign", "touch_point")
 TIER_MODES = ("marginal", "retroactive")
@@ -77,6 +100,80 @@ def _choice(rule: dict, key: str, choices: tuple, where: str, errors: list[str],
     return value
 
 
+def _narrow(rule: dict, out: dict, where: str, errors: list[str]) -> None:
+    narrow = rule.get("narrow")
+    if not narrow:
+        return
+    if (
+        not isinstance(narrow, dict)
+        or narrow.get("scope") not in NARROW_SCOPES
+        or not isinstance(narrow.get("id"), int)
+    ):
+        errors.append(
+            _("%(where)s: narrow must name a scope (%(scopes)s) and an id.")
+            % {"where": where, "scopes": ", ".join(NARROW_SCOPES)}
+        )
+    else:
+        out["narrow"] = {"scope": narrow["scope"], "id": narrow["id"]}
+
+
+def _date(rule: dict, key: str, where: str, errors: list[str]) -> str | None:
+    raw = rule.get(key)
+    try:
+        return datetime.date.fromisoformat(raw).isoformat()
+    except (TypeError, ValueError):
+        errors.append(_("%(where)s: %(key)s must be a date (YYYY-MM-DD).") % {"where": where, "key": key})
+        return None
+
+
+def _contest_rule(rule: dict, out: dict, where: str, errors: list[str]) -> None:
+    name = rule.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
+        errors.append(_("%(where)s: name must be a text of 1 to 100 characters.") % {"where": where})
+    else:
+        out["name"] = name.strip()
+    out["kpi"] = _choice(rule, "kpi", RACE_KPIS, where, errors, default="revenue")
+    out["from"] = _date(rule, "from", where, errors)
+    out["to"] = _date(rule, "to", where, errors)
+    if out["from"] and out["to"] and out["to"] < out["from"]:
+        errors.append(_("%(where)s: to must be on or after from.") % {"where": where})
+    prizes = rule.get("prizes")
+    if not isinstance(prizes, list) or not 1 <= len(prizes) <= MAX_PRIZES:
+        errors.append(
+            _(
+                "%(where)s: prizes must be a list of 1 to %(max)s amounts, one per place, "
+                "e.g. [500, 300, 100]."
+            )
+            % {"where": where, "max": MAX_PRIZES}
+        )
+    else:
+        parsed: list[str] = []
+        for prize in prizes:
+            amount = _decimal({"prizes": prize}, "prizes", where, errors)
+            if amount is None:
+                break
+            if parsed and Decimal(amount) > Decimal(parsed[-1]):
+                errors.append(
+                    _("%(where)s: prizes must not grow from one place to the next.") % {"where": where}
+                )
+                break
+            parsed.append(amount)
+        out["prizes"] = parsed
+    _narrow(rule, out, where, errors)
+
+
+def _team_bonus_rule(rule: dict, out: dict, where: str, errors: list[str]) -> None:
+    out["pool"] = _decimal(rule, "pool", where, errors, positive=True)
+    out["split"] = _choice(rule, "split", TEAM_SPLITS, where, errors, default="equal")
+    if out["split"] == "contribution":
+        out["kpi"] = _choice(rule, "kpi", RACE_KPIS, where, errors, default="revenue")
+    metric = rule.get("metric")
+    if metric:
+        if metric not in KPI_BY_SLUG:
+            errors.append(_("%(where)s: unknown metric %(metric)s.") % {"where": where, "metric": metric})
+        out["metric"] = metric
+
+
 def validate_rules(rules) -> list[dict]:
     """The rules in their stored form, or a ValidationError naming each bad rule and parameter."""
     if not isinstance(rules, list):
@@ -93,19 +190,7 @@ def validate_rules(rules) -> list[dict]:
         if kind == "commission":
             out["base"] = _choice(rule, "base", BASES, where, errors, default="revenue")
             out["rate"] = _decimal(rule, "rate", where, errors)
-            narrow = rule.get("narrow")
-            if narrow:
-                if (
-                    not isinstance(narrow, dict)
-                    or narrow.get("scope") not in NARROW_SCOPES
-                    or not isinstance(narrow.get("id"), int)
-                ):
-                    errors.append(
-                        _("%(where)s: narrow must name a scope (%(scopes)s) and an id.")
-                        % {"where": where, "scopes": ", ".join(NARROW_SCOPES)}
-                    )
-                else:
-                    out["narrow"] = {"scope": narrow["scope"], "id": narrow["id"]}
+            _narrow(rule, out, where, errors)
         elif kind == "tiered":
             out["base"] = _choice(rule, "base", BASES, where, errors, default="revenue")
             if rule.get("quota") == "goal":
@@ -165,11 +250,18 @@ def validate_rules(rules) -> list[dict]:
                     or rules[target - 1].get("type") not in PAYOUT_TYPES
                 ):
                     errors.append(
-                        _("%(where)s: only a commission, tiered or goal bonus rule can be its target.")
+                        _(
+                            "%(where)s: only a commission, tiered, goal bonus, contest or team bonus rule "
+                            "can be its target."
+                        )
                         % {"where": where}
                     )
                 else:
                     out["rule"] = target
+        elif kind == "contest":
+            _contest_rule(rule, out, where, errors)
+        elif kind == "team_bonus":
+            _team_bonus_rule(rule, out, where, errors)
         clean.append(out)
     if errors:
         raise ValidationError(errors)
@@ -181,6 +273,15 @@ def validate_rules(rules) -> list[dict]:
 
 def money(amount: Decimal, currency: str) -> str:
     return f"{currency} {number_format(round_total(amount), 2, force_grouping=True)}"
+
+
+def day(iso: str) -> str:
+    return date_format(datetime.date.fromisoformat(iso), "DATE_FORMAT")
+
+
+def share(fraction: Decimal | str) -> str:
+    """A share as a percentage to at most two decimals: 1/3 is "33.33 %", 1/4 is "25 %"."""
+    return percent((Decimal(fraction) * 100).quantize(CENTS, rounding=ROUND_HALF_UP) / 100)
 
 
 def percent(fraction: Decimal | str) -> str:
@@ -202,12 +303,7 @@ def describe_rule(rule: dict, *, currency: str = "EUR", narrow_name: str = "") -
             "rate": percent(rule["rate"]),
             "base": base_name(rule["base"]),
         }
-        if rule.get("narrow"):
-            text += " " + _("in %(scope)s %(name)s") % {
-                "scope": rule["narrow"]["scope"].replace("_", " "),
-                "name": narrow_name or f"#{rule['narrow']['id']}",
-            }
-        return text + "."
+        return text + _narrow_words(rule, narrow_name) + "."
     if kind == "tiered":
         steps = "; ".join(
             _("from %(from)s of quota: %(rate)s") % {"from": percent(start), "rate": percent(rate)}
@@ -252,7 +348,49 @@ def describe_rule(rule: dict, *, currency: str = "EUR", narrow_name: str = "") -
                 "max": money(Decimal(rule["max"]), currency),
             }
         return _("The plan pays at most %(max)s per period.") % {"max": money(Decimal(rule["max"]), currency)}
+    if kind == "contest":
+        text = _(
+            "Contest “%(name)s” from %(from)s to %(to)s on %(kpi)s%(narrow)s: prizes %(prizes)s for places "
+            "1 to %(places)s among participants with activity; tied participants share the prizes of the "
+            "places they occupy."
+        ) % {
+            "name": rule["name"],
+            "from": day(rule["from"]),
+            "to": day(rule["to"]),
+            "kpi": KPI_BY_SLUG[rule["kpi"]].name,
+            "narrow": _narrow_words(rule, narrow_name),
+            "prizes": ", ".join(money(Decimal(prize), currency) for prize in rule["prizes"]),
+            "places": len(rule["prizes"]),
+        }
+        return text
+    if kind == "team_bonus":
+        values = {"pool": money(Decimal(rule["pool"]), currency)}
+        if rule.get("metric"):
+            values["goals"] = _("each achieved goal on %(metric)s of a team") % {
+                "metric": KPI_BY_SLUG[rule["metric"]].name
+            }
+        else:
+            values["goals"] = _("each achieved goal of a team")
+        if rule["split"] == "contribution":
+            return _(
+                "A pool of %(pool)s for %(goals)s ending in the period, split among the team's members "
+                "in the plan by their share of the team's %(kpi)s."
+            ) % (values | {"kpi": KPI_BY_SLUG[rule["kpi"]].name})
+        text = _(
+            "A pool of %(pool)s for %(goals)s ending in the period, split equally among the team's "
+            "members in the plan (by their days in the plan)."
+        )
+        return text % values
     return ""
+
+
+def _narrow_words(rule: dict, narrow_name: str = "") -> str:
+    if not rule.get("narrow"):
+        return ""
+    return " " + _("in %(scope)s %(name)s") % {
+        "scope": rule["narrow"]["scope"].replace("_", " "),
+        "name": narrow_name or f"#{rule['narrow']['id']}",
+    }
 
 
 def describe_plan(rules: list[dict], *, currency: str = "EUR") -> list[str]:
@@ -354,6 +492,10 @@ def describe_line(line: dict, *, currency: str) -> str:
             "Correction of %(period)s: recalculated %(recalculated)s, "
             "already settled %(settled)s = %(amount)s"
         ) % (values)
+    elif kind == "contest":
+        text = _contest_sentence(line["inputs"], values, currency)
+    elif kind == "team_bonus":
+        text = _team_bonus_sentence(line["inputs"], values, currency)
     else:
         text = values["amount"]
     if line.get("gated"):
@@ -363,6 +505,50 @@ def describe_line(line: dict, *, currency: str) -> str:
             "days": line["prorated"][0],
             "total": line["prorated"][1],
         }
+    return text
+
+
+def _contest_sentence(facts: dict, values: dict, currency: str) -> str:
+    values = values | {"name": facts["name"], "kpi": KPI_BY_SLUG[facts["kpi"]].name}
+    if not facts["pays"]:
+        return _(
+            "Contest “%(name)s” runs from %(from)s to %(to)s; its prizes are paid in the period it ends "
+            "= %(amount)s"
+        ) % (values | {"from": day(facts["from"]), "to": day(facts["to"])})
+    if facts.get("rank") is None:
+        return _("Contest “%(name)s”: no %(kpi)s in the contest, so no place = %(amount)s") % values
+    values |= {
+        "rank": facts["rank"],
+        "ranked": facts["ranked"],
+        "value": _gate_value(facts["kpi"], Decimal(facts["value"]), currency),
+    }
+    if facts["tied"] > 1:
+        return _(
+            "Contest “%(name)s”: place %(rank)s of %(ranked)s shared by %(tied)s (%(kpi)s %(value)s), the "
+            "prizes of places %(rank)s to %(last)s split equally = %(amount)s"
+        ) % (values | {"tied": facts["tied"], "last": facts["rank"] + facts["tied"] - 1})
+    return _("Contest “%(name)s”: place %(rank)s of %(ranked)s (%(kpi)s %(value)s) = %(amount)s") % values
+
+
+def _team_bonus_sentence(facts: dict, values: dict, currency: str) -> str:
+    if facts.get("goal") is None:
+        return _("No goal of your team ends in this period = %(amount)s") % values
+    values |= {"goal": facts["goal_title"]}
+    if not facts["achieved"]:
+        reached = percent(facts["reached"]) if facts["reached"] is not None else "—"
+        return _("Team goal “%(goal)s” not achieved (%(reached)s of target) = %(amount)s") % (
+            values | {"reached": reached}
+        )
+    values |= {"share": share(facts["share"]), "pool": money(Decimal(facts["pool"]), currency)}
+    text = _("Team goal “%(goal)s” achieved: your share %(share)s of %(pool)s pool = %(amount)s") % values
+    if facts["basis"] == "contribution":
+        text += " " + _("(your %(kpi)s %(mine)s of the team's %(all)s)") % {
+            "kpi": KPI_BY_SLUG[facts["kpi"]].name,
+            "mine": _gate_value(facts["kpi"], Decimal(facts["mine"]), currency),
+            "all": _gate_value(facts["kpi"], Decimal(facts["all"]), currency),
+        }
+    elif facts["split"] == "contribution":
+        text += " " + _("(nobody in the team contributed, so split by days)")
     return text
 
 
@@ -380,14 +566,107 @@ class GoalFacts:
 
 
 @dataclass
+class ContestEntry:
+    rep_id: int
+    value: Decimal | None
+    rank: int | None = None  # None: no activity, no place
+    tied: int = 1  # how many share the place
+    prize: Decimal = ZERO
+
+
+def contest_ranking(values: dict[int, Decimal | None], prizes: list[Decimal]) -> list[ContestEntry]:
+    """Participants ranked on their value, highest first, in standard competition ranking (1, 1, 3): the
+    k participants tied on a value occupy k places and split the prizes of those places equally.
+    Participants without activity (no value, or not above zero) get no place and no prize."""
+    active = sorted(
+        ((Decimal(value), rep_id) for rep_id, value in values.items() if value is not None and value > 0),
+        key=lambda item: (-item[0], item[1]),
+    )
+    entries: list[ContestEntry] = []
+    index = 0
+    while index < len(active):
+        value = active[index][0]
+        group = [rep_id for v, rep_id in active[index:] if v == value]
+        pot = sum((Decimal(p) for p in prizes[index : index + len(group)]), ZERO)
+        for rep_id in group:
+            entries.append(
+                ContestEntry(rep_id, value, rank=index + 1, tied=len(group), prize=pot / len(group))
+            )
+        index += len(group)
+    inactive = sorted(rep_id for rep_id, value in values.items() if value is None or value <= 0)
+    entries += [ContestEntry(rep_id, values[rep_id]) for rep_id in inactive]
+    return entries
+
+
+def kpi_value(kpi: str, parts: Parts) -> Decimal | None:
+    value = KPI_BY_SLUG[kpi].evaluate(parts)["value"]
+    return Decimal(value) if value is not None else None
+
+
+@dataclass
+class ContestFacts:
+    """One contest across all the plan's participants of the period it ends in: each one's KPI parts over
+    their days in the plan within the contest's dates. `pays` is False in the other periods the contest
+    runs through. Shared by every participant's inputs; the ranking is computed once."""
+
+    kpi: str
+    prizes: list[Decimal]
+    parts: dict[int, Parts] = field(default_factory=dict)
+    pays: bool = True
+
+    @cached_property
+    def standings(self) -> dict[int, ContestEntry]:
+        values = {rep_id: kpi_value(self.kpi, parts) for rep_id, parts in self.parts.items()}
+        return {entry.rep_id: entry for entry in contest_ranking(values, self.prizes)}
+
+    @cached_property
+    def ranked(self) -> int:
+        return sum(1 for entry in self.standings.values() if entry.rank is not None)
+
+
+@dataclass
+class TeamPool:
+    """A goal of a team ending in the period, and the team's members in the plan: the days each was both
+    a member and in the plan, and their KPI parts over those days (for a split by contribution)."""
+
+    goal: GoalFacts
+    team: str
+    days: dict[int, int]
+    parts: dict[int, Parts] = field(default_factory=dict)
+
+    _weights: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def weights(self, rule: dict) -> tuple[dict[int, Decimal], str]:
+        """Each member's weight in the split and its basis. Equal split: days ("days"; a member for half
+        the period weighs half); by contribution: each member's KPI value, never below zero
+        ("contribution"), or days when nobody contributed anything. Computed once per split."""
+        key = (rule["split"], rule.get("kpi"))
+        if key not in self._weights:
+            basis, weights = "days", {rep_id: Decimal(days) for rep_id, days in self.days.items()}
+            if rule["split"] == "contribution":
+                contributions = {
+                    rep_id: max(kpi_value(rule["kpi"], self.parts.get(rep_id, Parts())) or ZERO, ZERO)
+                    for rep_id in self.days
+                }
+                if sum(contributions.values(), ZERO) > 0:
+                    basis, weights = "contribution", contributions
+            self._weights[key] = (weights, basis)
+        return self._weights[key]
+
+
+@dataclass
 class RepInputs:
-    """What a rep's award is computed from: KPI parts of their days in the plan, goals, proration."""
+    """What a rep's award is computed from: KPI parts of their days in the plan, goals, proration, and
+    the plan-wide facts (contests, team pools) computed once for all participants."""
 
     parts: Parts
     narrowed: dict[tuple[str, int], Parts] = field(default_factory=dict)
     goals: list[GoalFacts] = field(default_factory=list)
     days_in_plan: int = 1
     days_in_period: int = 1
+    rep_id: int = 0
+    contests: dict[int, ContestFacts] = field(default_factory=dict)  # by rule position
+    team_pools: list[TeamPool] = field(default_factory=list)
 
     @property
     def factor(self) -> Decimal:
@@ -517,7 +796,64 @@ def _gate(position: int, rule: dict, inputs: RepInputs) -> list[dict]:
     return [_line(position, "gate", inputs=facts, amount=ZERO)]
 
 
-PAYOUTS = {"commission": _commission, "tiered": _tiered, "goal_bonus": _goal_bonus}
+def _contest(position: int, rule: dict, inputs: RepInputs) -> list[dict]:
+    contest = inputs.contests.get(position)
+    if contest is None:  # the contest's dates do not touch this period
+        return []
+    facts = {"name": rule["name"], "kpi": rule["kpi"], "from": rule["from"], "to": rule["to"]}
+    if not contest.pays:
+        return [_line(position, "contest", inputs=facts | {"pays": False}, amount=ZERO)]
+    entry = contest.standings.get(inputs.rep_id) or ContestEntry(inputs.rep_id, None)
+    facts |= {
+        "pays": True,
+        "value": str(entry.value) if entry.value is not None else None,
+        "rank": entry.rank,
+        "tied": entry.tied,
+        "ranked": contest.ranked,
+    }
+    return [_line(position, "contest", inputs=facts, amount=entry.prize)]
+
+
+def _team_bonus(position: int, rule: dict, inputs: RepInputs) -> list[dict]:
+    pool_amount = Decimal(rule["pool"])
+    lines = []
+    for pool in inputs.team_pools:
+        if inputs.rep_id not in pool.days or (rule.get("metric") and pool.goal.metric != rule["metric"]):
+            continue
+        facts = {
+            "goal": pool.goal.id,
+            "goal_title": pool.goal.title,
+            "team": pool.team,
+            "achieved": pool.goal.achieved,
+            "reached": str(pool.goal.reached) if pool.goal.reached is not None else None,
+            "pool": rule["pool"],
+            "split": rule["split"],
+        }
+        if not pool.goal.achieved:
+            lines.append(_line(position, "team_bonus", inputs=facts, amount=ZERO))
+            continue
+        weights, basis = pool.weights(rule)
+        total = sum(weights.values(), ZERO)
+        mine = weights[inputs.rep_id] / total
+        facts |= {"basis": basis, "share": str(mine)}
+        extra = {}
+        if basis == "contribution":  # like a commission, a contribution only sees the member's days
+            facts |= {"kpi": rule["kpi"], "mine": str(weights[inputs.rep_id]), "all": str(total)}
+        elif pool.days[inputs.rep_id] != inputs.days_in_period:
+            extra["prorated"] = [pool.days[inputs.rep_id], inputs.days_in_period]
+        lines.append(
+            _line(position, "team_bonus", inputs=facts, rate=mine, amount=pool_amount * mine, **extra)
+        )
+    return lines or [_line(position, "team_bonus", inputs={"goal": None}, amount=ZERO)]
+
+
+PAYOUTS = {
+    "commission": _commission,
+    "tiered": _tiered,
+    "goal_bonus": _goal_bonus,
+    "contest": _contest,
+    "team_bonus": _team_bonus,
+}
 
 
 def calculate(rules: list[dict], inputs: RepInputs) -> tuple[list[dict], Decimal]:

@@ -15,8 +15,61 @@ from django.utils import timezone
 
 from incentives.models import AwardMessage, AwardQuestion, BonusAward, IncentivePlan, PayrollExport
 from kpis import engine
-from salesteam.models import Membership, User
+from salesteam.models import Membership, Role, User
 from salesteam.selectors import managed_team_ids
+
+Ranges = list[tuple[datetime.date, datetime.date]]
+
+
+# --- Participants -------------------------------------------------------------------------------------
+
+
+def clip_ranges(ranges: Ranges) -> Ranges:
+    """Non-empty ranges, sorted, with overlapping or touching ones merged."""
+    merged: Ranges = []
+    for lo, hi in sorted(r for r in ranges if r[0] < r[1]):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def plan_span(
+    *, plan: IncentivePlan, start: datetime.date, end: datetime.date
+) -> tuple[datetime.date, datetime.date] | None:
+    """[start, end) within the plan's effective dates, or None when they do not meet."""
+    lo = max(start, plan.effective_from)
+    hi = min(end, plan.effective_to + datetime.timedelta(days=1)) if plan.effective_to else end
+    return (lo, hi) if lo < hi else None
+
+
+def plan_participants(*, plan: IncentivePlan, start: datetime.date, end: datetime.date) -> dict[int, Ranges]:
+    """Each participant of the plan in [start, end) and the date ranges they take part in.
+
+    Members of a participating team take part while their membership lasts (joining, leaving or
+    moving inside the period prorates them); named reps and the active users of a participating role
+    for the whole period. All stay inside the plan's effective dates.
+    """
+    span = plan_span(plan=plan, start=start, end=end)
+    if span is None:
+        return {}
+    lo, hi = span
+    ranges: dict[int, Ranges] = {}
+    memberships = Membership.objects.filter(team__in=plan.teams.all(), valid_from__lt=hi).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=lo)
+    )
+    for user_id, valid_from, valid_to in memberships.values_list("user_id", "valid_from", "valid_to"):
+        ranges.setdefault(user_id, []).append((max(lo, valid_from), min(hi, valid_to or hi)))
+    whole = User.objects.filter(pk__in=plan.reps.values("pk"))
+    if plan.roles:
+        whole = whole | User.objects.filter(role__in=plan.roles, is_active=True)
+    for user_id in whole.values_list("pk", flat=True):
+        ranges.setdefault(user_id, []).append((lo, hi))
+    return {user_id: clip_ranges(r) for user_id, r in ranges.items()}
+
+
+# --- Awards ------------------------------------------------------------------------------------------
 
 
 def _managed_reps_q(user: User) -> Q:
@@ -137,3 +190,56 @@ def plan_get(*, user: User, pk: int) -> IncentivePlan:
 
 def current_period_start(*, plan: IncentivePlan, today: datetime.date) -> datetime.date:
     return engine.period_start(plan.period, today)
+
+
+def plan_people_get(*, user: User, pk: int, today: datetime.date | None = None) -> IncentivePlan:
+    """A plan whose contest standings `user` may see: admins any plan; otherwise a published plan the user
+    takes part in, or one with a participant in a team the user manages, in the previous or the current
+    period. Anything else answers 404."""
+    plan = get_object_or_404(IncentivePlan.objects.prefetch_related("versions"), pk=pk)
+    if user.is_admin:
+        return plan
+    if plan.status != IncentivePlan.Status.PUBLISHED:
+        raise Http404
+    today = today or timezone.localdate()
+    current = engine.period_start(plan.period, today)
+    start, end = engine.previous_start(plan.period, current), engine.period_end(plan.period, current)
+    people = plan_participants(plan=plan, start=start, end=end)
+    if user.pk in people:
+        return plan
+    if user.is_manager and (
+        Membership.objects.filter(
+            user_id__in=list(people), team_id__in=managed_team_ids(user), valid_from__lt=end
+        )
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=start))
+        .exists()
+    ):
+        return plan
+    raise Http404
+
+
+def plan_list(*, user: User) -> QuerySet[IncentivePlan]:
+    """Plans with their participants and versions, for admins (who configure them); none for others."""
+    if not user.is_admin:
+        return IncentivePlan.objects.none()
+    return IncentivePlan.objects.prefetch_related("teams", "reps", "versions").order_by("name")
+
+
+def award_deciders(*, award: BonusAward) -> list[User]:
+    """Who is told about a rep's question on an award: the managers of the teams the rep was in during
+    the award's period (the people who decide on it), or the active admins when there are none."""
+    teams = Membership.objects.filter(user_id=award.rep_id, valid_from__lt=award.period_end).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=award.period_start)
+    )
+    managers = list(
+        User.objects.filter(managed_teams__in=teams.values("team_id"), is_active=True)
+        .exclude(pk=award.rep_id)
+        .distinct()
+    )
+    if managers:
+        return managers
+    return list(
+        User.objects.filter(Q(role=Role.ADMIN) | Q(is_superuser=True), is_active=True).exclude(
+            pk=award.rep_id
+        )
+    )

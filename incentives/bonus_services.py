@@ -7,23 +7,34 @@ call the approval and export services. Every status change leaves an AwardDecisi
 
 from __future__ import annotations
 
+import copy
 import csv
+import dataclasses
 import datetime
 import io
 from dataclasses import fields
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from goals.models import Goal
 from incentives import bonus_rules
-from incentives.bonus_rules import GoalFacts, RepInputs
-from incentives.bonus_selectors import can_decide
+from incentives.bonus_rules import ContestFacts, GoalFacts, RepInputs, TeamPool
+from incentives.bonus_selectors import (
+    Ranges,
+    award_deciders,
+    can_decide,
+    clip_ranges,
+    plan_participants,
+    plan_span,
+)
 from incentives.models import (
     AwardDecision,
     AwardMessage,
@@ -32,12 +43,15 @@ from incentives.models import (
     IncentivePlan,
     PayrollExport,
     PlanVersion,
+    RecognitionSettings,
 )
+from incentives.services import notify
 from kpis import engine
-from kpis.definitions import Parts
+from kpis.definitions import KPI_BY_SLUG, Parts
+from kpis.leaderboards import money_hidden_for
 from kpis.models import ScopeType
 from kpis.selectors import parts_for, parts_for_range
-from salesteam.models import Membership, User
+from salesteam.models import Membership, Team, User
 
 ADDITIVE = [
     f.name
@@ -47,6 +61,8 @@ ADDITIVE = [
 PAYROLL_COLUMNS = ["employee_id", "name", "period", "plan", "amount", "currency", "award_id"]
 # How far an adjustment may travel looking for a free slot after its original's period.
 ADJUSTMENT_HORIZON = 24
+# Goals that count for goal bonuses and team pools: approved, whatever their outcome so far.
+COUNTED_GOALS = [Goal.Status.APPROVED, Goal.Status.ACTIVE, Goal.Status.ACHIEVED, Goal.Status.MISSED]
 
 
 # --- Plans and periods -------------------------------------------------------------------------------
@@ -55,46 +71,12 @@ ADJUSTMENT_HORIZON = 24
 def version_for(*, plan: IncentivePlan, start: datetime.date, end: datetime.date) -> PlanVersion | None:
     """The version in force for the period [start, end): the latest one applying from `start` or
     before; for a plan whose first version starts inside the period, that one."""
-    versions = list(plan.versions.order_by("valid_from"))
+    versions = sorted(plan.versions.all(), key=lambda v: v.valid_from)  # uses a prefetch when there is one
     before = [v for v in versions if v.valid_from <= start]
     if before:
         return before[-1]
     inside = [v for v in versions if v.valid_from < end]
     return inside[0] if inside else None
-
-
-def _clip(ranges: list[tuple[datetime.date, datetime.date]]) -> list[tuple[datetime.date, datetime.date]]:
-    merged: list[tuple[datetime.date, datetime.date]] = []
-    for lo, hi in sorted(r for r in ranges if r[0] < r[1]):
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        else:
-            merged.append((lo, hi))
-    return merged
-
-
-def plan_participants(
-    *, plan: IncentivePlan, start: datetime.date, end: datetime.date
-) -> dict[int, list[tuple[datetime.date, datetime.date]]]:
-    """Each participant of the plan in [start, end) and the date ranges they take part in.
-
-    Members of a participating team take part while their membership lasts (joining, leaving or
-    moving inside the period prorates them); named reps for the whole period. Both stay inside the
-    plan's effective dates.
-    """
-    lo = max(start, plan.effective_from)
-    hi = min(end, plan.effective_to + datetime.timedelta(days=1)) if plan.effective_to else end
-    if lo >= hi:
-        return {}
-    ranges: dict[int, list[tuple[datetime.date, datetime.date]]] = {}
-    memberships = Membership.objects.filter(team__in=plan.teams.all(), valid_from__lt=hi).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=lo)
-    )
-    for user_id, valid_from, valid_to in memberships.values_list("user_id", "valid_from", "valid_to"):
-        ranges.setdefault(user_id, []).append((max(lo, valid_from), min(hi, valid_to or hi)))
-    for user_id in plan.reps.values_list("pk", flat=True):
-        ranges.setdefault(user_id, []).append((lo, hi))
-    return {user_id: _clip(r) for user_id, r in ranges.items()}
 
 
 def _add(a: Parts, b: Parts) -> Parts:
@@ -177,6 +159,164 @@ def _with_sentences(lines: list[dict], currency: str) -> list[dict]:
         return [line | {"sentence": bonus_rules.describe_line(line, currency=currency)} for line in lines]
 
 
+# --- Plan-wide facts: contests and team pools ---------------------------------------------------------
+# A contest ranks all participants and a team pool splits among a team's members, so both are gathered
+# once per plan and period, before any rep's award, and shared by every rep's inputs: one engine pass
+# for all the reps covering the whole range, a computation on demand only for prorated ones.
+
+
+def _parts_by_rep(
+    rep_ranges: dict[int, Ranges],
+    *,
+    span: tuple[datetime.date, datetime.date],
+    narrow: tuple[str, int] | None = None,
+    period_type: str | None = None,
+) -> dict[int, Parts]:
+    """KPI parts of each rep over their ranges: one pass for everyone whose ranges cover `span` (the
+    stored rows when `span` is a stored period of `period_type`), on demand for the others."""
+    full = [rep_id for rep_id, ranges in rep_ranges.items() if ranges == [span]]
+    if period_type is not None and narrow is None:
+        found = parts_for(scope_type=ScopeType.REP, scope_ids=full, period_type=period_type, starts=[span[0]])
+    elif full:
+        found = engine.compute(
+            ScopeType.REP, date_from=span[0], date_to=span[1], custom=True, scope_ids=full, narrow=narrow
+        )
+    else:
+        found = {}
+    result = {rep_id: found.get((rep_id, span[0])) or Parts() for rep_id in full}
+    for rep_id, ranges in rep_ranges.items():
+        if rep_id not in result:
+            result[rep_id] = _range_parts(rep_id, ranges, narrow=narrow)
+    return result
+
+
+def contest_dates(rule: dict) -> tuple[datetime.date, datetime.date]:
+    """First day and exclusive end of a contest rule."""
+    return (
+        datetime.date.fromisoformat(rule["from"]),
+        datetime.date.fromisoformat(rule["to"]) + datetime.timedelta(days=1),
+    )
+
+
+def contest_parts(*, plan: IncentivePlan, rule: dict, rep_ids, cache: dict | None = None) -> dict[int, Parts]:
+    """The KPI parts of each of `rep_ids` over their days in the plan within the contest's dates; reps
+    who were not in the plan during the contest are left out. Contests on the same dates and deals
+    share one computation through `cache` (for the same `rep_ids`)."""
+    if cache is not None:
+        key = (rule["from"], rule["to"], str(rule.get("narrow")), frozenset(rep_ids))
+        if key not in cache:
+            cache[key] = contest_parts(plan=plan, rule=rule, rep_ids=rep_ids)
+        return cache[key]
+    first, stop = contest_dates(rule)
+    span = plan_span(plan=plan, start=first, end=stop)
+    if span is None:
+        return {}
+    wanted = set(rep_ids)
+    window = {
+        rep_id: ranges
+        for rep_id, ranges in plan_participants(plan=plan, start=first, end=stop).items()
+        if rep_id in wanted
+    }
+    narrow = (rule["narrow"]["scope"], rule["narrow"]["id"]) if rule.get("narrow") else None
+    return _parts_by_rep(window, span=span, narrow=narrow)
+
+
+def _contests(
+    *, plan: IncentivePlan, rules: list[dict], start: datetime.date, end: datetime.date, participants: dict
+) -> dict[int, ContestFacts]:
+    """The contests touching [start, end), by rule position. A contest is ranked (and paid) in the period
+    containing its last day, among that period's participants; in the other periods it runs through it
+    only shows up."""
+    contests, cache = {}, {}
+    for position, rule in enumerate(rules, start=1):
+        if rule["type"] != "contest":
+            continue
+        first, stop = contest_dates(rule)
+        if stop <= start or first >= end:
+            continue
+        prizes = [Decimal(prize) for prize in rule["prizes"]]
+        if stop > end:
+            contests[position] = ContestFacts(kpi=rule["kpi"], prizes=prizes, pays=False)
+        else:
+            parts = contest_parts(plan=plan, rule=rule, rep_ids=participants, cache=cache)
+            contests[position] = ContestFacts(kpi=rule["kpi"], prizes=prizes, parts=parts)
+    return contests
+
+
+def _team_pools(
+    *, plan: IncentivePlan, rules: list[dict], start: datetime.date, end: datetime.date, participants: dict
+) -> list[TeamPool]:
+    """The approved goals of teams ending in [start, end) with the team's members in the plan: the days
+    each was both a member and in the plan, and (for a split by contribution of an achieved goal) their
+    KPI parts over those days."""
+    team_rules = [rule for rule in rules if rule["type"] == "team_bonus"]
+    if not team_rules or not participants:
+        return []
+    in_team: dict[int, dict[int, Ranges]] = {}
+    memberships = Membership.objects.filter(user_id__in=list(participants), valid_from__lt=end).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=start)
+    )
+    for user_id, team_id, valid_from, valid_to in memberships.values_list(
+        "user_id", "team_id", "valid_from", "valid_to"
+    ):
+        lo, hi = max(start, valid_from), min(end, valid_to or end)
+        members = in_team.setdefault(team_id, {})
+        for plan_lo, plan_hi in participants[user_id]:
+            members.setdefault(user_id, []).append((max(lo, plan_lo), min(hi, plan_hi)))
+    goals = Goal.objects.filter(
+        owner_team_id__in=list(in_team), end_on__gte=start, end_on__lt=end, status__in=COUNTED_GOALS
+    ).order_by("end_on", "pk")
+    team_names = dict(Team.objects.filter(pk__in=list(in_team)).values_list("pk", "name"))
+    by_contribution = any(rule["split"] == "contribution" for rule in team_rules)
+    pools, parts_of_team = [], {}
+    for goal in goals:
+        members = {rep_id: clip_ranges(r) for rep_id, r in in_team[goal.owner_team_id].items()}
+        members = {rep_id: ranges for rep_id, ranges in members.items() if ranges}
+        if not members:
+            continue
+        achieved = goal.status == Goal.Status.ACHIEVED
+        if achieved and by_contribution and goal.owner_team_id not in parts_of_team:
+            parts_of_team[goal.owner_team_id] = _parts_by_rep(
+                members, span=(start, end), period_type=plan.period
+            )
+        pools.append(
+            TeamPool(
+                goal=GoalFacts(
+                    id=goal.pk,
+                    title=str(goal),
+                    metric=goal.metric,
+                    achieved=achieved,
+                    reached=goal.percent_of_target,
+                ),
+                team=team_names.get(goal.owner_team_id, ""),
+                days={rep_id: sum((hi - lo).days for lo, hi in ranges) for rep_id, ranges in members.items()},
+                parts=parts_of_team.get(goal.owner_team_id, {}) if achieved else {},
+            )
+        )
+    return pools
+
+
+def plan_inputs(
+    *,
+    plan: IncentivePlan,
+    rules: list[dict],
+    start: datetime.date,
+    end: datetime.date,
+    participants: dict,
+    rep_ids: list[int] | None = None,
+) -> dict[int, RepInputs]:
+    """The inputs of every participant (or of `rep_ids` only), with the plan-wide facts they share:
+    contests ranked across all participants and team pools. The evaluation, the simulation and the
+    what-if call it; reads only."""
+    chosen = participants if rep_ids is None else {r: participants[r] for r in rep_ids if r in participants}
+    inputs = rep_inputs(plan=plan, rules=rules, start=start, end=end, participants=chosen)
+    contests = _contests(plan=plan, rules=rules, start=start, end=end, participants=participants)
+    pools = _team_pools(plan=plan, rules=rules, start=start, end=end, participants=participants)
+    for rep_id, rep_input in inputs.items():
+        rep_input.rep_id, rep_input.contests, rep_input.team_pools = rep_id, contests, pools
+    return inputs
+
+
 # --- Evaluation --------------------------------------------------------------------------------------
 
 
@@ -225,7 +365,7 @@ def _evaluate_plan(plan: IncentivePlan, start, end, today, counts: dict[str, int
         return
     rules = bonus_rules.validate_rules(version.rules)
     participants = plan_participants(plan=plan, start=start, end=end)
-    inputs = rep_inputs(plan=plan, rules=rules, start=start, end=end, participants=participants)
+    inputs = plan_inputs(plan=plan, rules=rules, start=start, end=end, participants=participants)
     existing = {
         award.rep_id: award
         for award in BonusAward.objects.select_for_update().filter(
@@ -395,7 +535,35 @@ def _transition(*, actor: User, award: BonusAward, to_status: str, reason: str) 
         )
     _decide(award, actor=actor, from_status=BonusAward.Status.PENDING, to_status=to_status, reason=reason)
     award.refresh_from_db()
+    _notify_decision(award)
     return award
+
+
+def _award_words(award: BonusAward) -> dict[str, str]:
+    first, last = award.period_start, award.period_end - datetime.timedelta(days=1)
+    return {
+        "plan": award.plan.name,
+        "period": f"{date_format(first, 'DATE_FORMAT')} – {date_format(last, 'DATE_FORMAT')}",
+        "amount": bonus_rules.money(award.total, award.currency),
+    }
+
+
+def _notify_decision(award: BonusAward) -> None:
+    """Tells the rep that their award was approved or rejected (in the app, and by e-mail unless they
+    opted out). Keyed by award and status: a decision is announced once."""
+    words = _award_words(award)
+    if award.status == BonusAward.Status.APPROVED:
+        message = _("Your bonus of %(amount)s (%(plan)s, %(period)s) was approved.") % words
+    else:
+        message = _("Your bonus of %(amount)s (%(plan)s, %(period)s) was rejected: %(reason)s") % (
+            words | {"reason": award.reason}
+        )
+    notify(
+        recipients=[award.rep],
+        kind=f"award_{award.status}",
+        key=f"award:{award.pk}:{award.status}",
+        message=message,
+    )
 
 
 @transaction.atomic
@@ -512,7 +680,7 @@ def plan_simulate(*, plan: IncentivePlan, period_start: datetime.date) -> list[d
         return []
     rules = bonus_rules.validate_rules(version.rules)
     participants = plan_participants(plan=plan, start=start, end=end)
-    inputs = rep_inputs(plan=plan, rules=rules, start=start, end=end, participants=participants)
+    inputs = plan_inputs(plan=plan, rules=rules, start=start, end=end, participants=participants)
     reps = User.objects.in_bulk(list(inputs))
     rows = []
     for rep_id, rep_input in inputs.items():
@@ -531,11 +699,19 @@ def plan_simulate(*, plan: IncentivePlan, period_start: datetime.date) -> list[d
 
 
 def award_what_if(
-    *, award: BonusAward, amount: Decimal, cost: Decimal = Decimal("0.00"), segment_id: int | None = None
+    *,
+    award: BonusAward,
+    amount: Decimal,
+    cost: Decimal = Decimal("0.00"),
+    segment_id: int | None = None,
+    today: datetime.date | None = None,
 ) -> Decimal:
-    """How much one more won deal of `amount` (and `cost`, optionally in a segment) would add to the
-    award's plan for its rep and period, computed from the same inputs as the evaluation. Reads only."""
+    """How much one more won deal of `amount` (and `cost`, optionally in a segment), closed today, would
+    add to the award's plan for its rep and period, computed from the same inputs as the evaluation:
+    it also counts in a running contest (which may change places) and in the rep's contribution to a
+    team pool. Reads only."""
     plan = award.plan
+    today = today or timezone.localdate()
     version = version_for(plan=plan, start=award.period_start, end=award.period_end)
     if version is None:
         return Decimal("0.00")
@@ -543,12 +719,13 @@ def award_what_if(
     participants = plan_participants(plan=plan, start=award.period_start, end=award.period_end)
     if award.rep_id not in participants:
         return Decimal("0.00")
-    rep_input = rep_inputs(
+    rep_input = plan_inputs(
         plan=plan,
         rules=rules,
         start=award.period_start,
         end=award.period_end,
-        participants={award.rep_id: participants[award.rep_id]},
+        participants=participants,
+        rep_ids=[award.rep_id],
     )[award.rep_id]
     _, before = bonus_rules.calculate(rules, rep_input)
     extra = Parts(revenue=amount, cost=cost, won_count=1)
@@ -556,8 +733,106 @@ def award_what_if(
     for (scope, scope_id), parts in rep_input.narrowed.items():
         if scope == "segment" and scope_id == segment_id:
             _add(parts, Parts(revenue=amount, cost=cost, won_count=1))
+    rep_input.contests = {
+        position: _with_deal(contest, rep_id=award.rep_id, extra=extra)
+        if _deal_counts_in_contest(rules[position - 1], today=today, segment_id=segment_id)
+        else contest
+        for position, contest in rep_input.contests.items()
+    }
+    rep_input.team_pools = [
+        _with_deal(pool, rep_id=award.rep_id, extra=extra) for pool in rep_input.team_pools
+    ]
     _, after = bonus_rules.calculate(rules, rep_input)
     return after - before
+
+
+def contest_standings(*, plan: IncentivePlan, viewer: User, today: datetime.date | None = None) -> list[dict]:
+    """The plan's contests paid in its previous period or later, each with every participant's place,
+    value and prize as the evaluation pays them (a running contest: as if it ended today). A rep sees
+    colleagues' money values only when the leaderboard settings allow it. Reads only; the standings page
+    and the API. Access is checked by `bonus_selectors.plan_people_get`."""
+    today = today or timezone.localdate()
+    since = open_period_starts(plan=plan, today=today)[0]
+    found = []
+    for version in sorted(plan.versions.all(), key=lambda v: v.valid_from):
+        for position, rule in enumerate(bonus_rules.validate_rules(version.rules), start=1):
+            if rule["type"] != "contest":
+                continue
+            first, stop = contest_dates(rule)
+            start = engine.period_start(plan.period, stop - datetime.timedelta(days=1))
+            end = engine.period_end(plan.period, start)
+            in_force = version_for(plan=plan, start=start, end=end)
+            if start >= since and in_force is not None and in_force.pk == version.pk:
+                found.append((position, rule, first, stop, start, end))
+    if not found:
+        return []
+    hide_money = money_hidden_for(viewer, RecognitionSettings.load().reps_see_money)
+    participants_of: dict[datetime.date, dict] = {}
+    cache: dict = {}
+    ranked = []
+    for position, rule, first, stop, start, end in found:
+        if start not in participants_of:
+            participants_of[start] = plan_participants(plan=plan, start=start, end=end)
+        parts = contest_parts(plan=plan, rule=rule, rep_ids=participants_of[start], cache=cache)
+        facts = ContestFacts(
+            kpi=rule["kpi"], prizes=[Decimal(prize) for prize in rule["prizes"]], parts=parts
+        )
+        ranked.append((position, rule, first, stop, start, facts))
+    people = User.objects.in_bulk({rep_id for *_rest, facts in ranked for rep_id in facts.parts})
+    contests = []
+    for position, rule, first, stop, start, facts in ranked:
+        hidden = hide_money and KPI_BY_SLUG[rule["kpi"]].unit == "money"
+        entries = [
+            {
+                "rep": people[entry.rep_id],
+                "is_viewer": entry.rep_id == viewer.pk,
+                "rank": entry.rank,
+                "tied": entry.tied,
+                "value": entry.value if entry.rep_id == viewer.pk or not hidden else None,
+                "prize": entry.prize,
+            }
+            for entry in facts.standings.values()
+        ]
+        entries.sort(key=lambda e: (e["rank"] is None, e["rank"] or 0, e["rep"].display_name.lower()))
+        if today < first:
+            state = "upcoming"
+        elif today < stop:
+            state = "running"
+        else:
+            state = "ended"
+        contests.append(
+            {
+                "position": position,
+                "rule": rule,
+                "name": rule["name"],
+                "kpi": KPI_BY_SLUG[rule["kpi"]],
+                "first_day": first,
+                "last_day": stop - datetime.timedelta(days=1),
+                "paid_in": start,
+                "state": state,
+                "description": bonus_rules.describe_rule(rule, currency=plan.currency),
+                "value_hidden": hidden,
+                "entries": entries,
+            }
+        )
+    return contests
+
+
+def _deal_counts_in_contest(rule: dict, *, today: datetime.date, segment_id: int | None) -> bool:
+    first, stop = contest_dates(rule)
+    narrow = rule.get("narrow")
+    return first <= today < stop and (
+        narrow is None or (narrow["scope"] == "segment" and narrow["id"] == segment_id)
+    )
+
+
+def _with_deal(facts, *, rep_id: int, extra: Parts):
+    """A copy of contest or team pool facts with `extra` added to the rep's parts (the shared original
+    and its cached ranking stay untouched)."""
+    if rep_id not in facts.parts:
+        return facts
+    mine = _add(copy.copy(facts.parts[rep_id]), extra)
+    return dataclasses.replace(facts, parts={**facts.parts, rep_id: mine})
 
 
 # --- Questions -------------------------------------------------------------------------------------
@@ -585,8 +860,24 @@ def award_question_ask(*, actor: User, award: BonusAward, body: str) -> AwardQue
     )
     if question is None:
         question = AwardQuestion.objects.create(award=award)
-    AwardMessage.objects.create(question=question, author=actor, body=body)
+    message = AwardMessage.objects.create(question=question, author=actor, body=body)
+    _notify_message(message, award=award)
     return question
+
+
+def _notify_message(message: AwardMessage, *, award: BonusAward) -> None:
+    """A message by the rep goes to whoever decides on the award (their managers, or the admins when
+    they have none); a message by one of those goes to the rep. Keyed by message: sent once."""
+    words = _award_words(award) | {"who": message.author.display_name, "body": message.body}
+    if message.author_id == award.rep_id:
+        recipients = award_deciders(award=award)
+        text = _("%(who)s asks about their bonus (%(plan)s, %(period)s): %(body)s")
+    else:
+        recipients = [award.rep]
+        text = _("%(who)s answered your question on your bonus (%(plan)s, %(period)s): %(body)s")
+    notify(
+        recipients=recipients, kind="award_question", key=f"award_message:{message.pk}", message=text % words
+    )
 
 
 @transaction.atomic
@@ -603,7 +894,8 @@ def award_question_reply(
         raise ValidationError(_("Only a manager of the rep's team or an admin resolves a question."))
     body = _clean_body(body)
     question = AwardQuestion.objects.select_for_update().get(pk=question.pk)
-    AwardMessage.objects.create(question=question, author=actor, body=body)
+    message = AwardMessage.objects.create(question=question, author=actor, body=body)
+    _notify_message(message, award=award)
     if resolve:
         question.status, question.resolved_by, question.resolved_at = (
             AwardQuestion.Status.RESOLVED,
@@ -617,3 +909,71 @@ def award_question_reply(
         question.status, question.resolved_by, question.resolved_at = AwardQuestion.Status.OPEN, None, None
         question.save(update_fields=["status", "resolved_by", "resolved_at"])
     return question
+
+
+# --- Plans (admins) ----------------------------------------------------------------------------------
+
+PLAN_FIELDS = (
+    "name",
+    "effective_from",
+    "effective_to",
+    "period",
+    "currency",
+    "needs_approval",
+    "status",
+    "roles",
+)
+
+
+def _check_configures(actor: User) -> None:
+    if not actor.is_admin:
+        raise ValidationError(_("Only admins configure incentive plans."))
+
+
+@transaction.atomic
+def plan_save(
+    *,
+    actor: User,
+    plan: IncentivePlan | None = None,
+    teams: list[Team] | None = None,
+    reps: list[User] | None = None,
+    **values: Any,
+) -> IncentivePlan:
+    """Creates a plan (without `plan`) or changes one: the fields in `values` (PLAN_FIELDS, roles among
+    them) and, when given, the participating teams and named reps. Admins only; validated like the
+    admin form (a message per field); the change is kept in the plan's history with the actor. Called
+    by the API; the admin saves through its model form with the same validation."""
+    _check_configures(actor)
+    unknown = set(values) - set(PLAN_FIELDS)
+    if unknown:
+        raise ValidationError({key: _("This field cannot be set.") for key in sorted(unknown)})
+    plan = IncentivePlan.objects.select_for_update().get(pk=plan.pk) if plan else IncentivePlan()
+    for key, value in values.items():
+        setattr(plan, key, list(value) if key == "roles" else value)
+    plan.full_clean()
+    plan._history_user = actor
+    plan.save()
+    if teams is not None:
+        plan.teams.set(teams)
+    if reps is not None:
+        plan.reps.set(reps)
+    return plan
+
+
+@transaction.atomic
+def plan_version_save(
+    *, actor: User, plan: IncentivePlan, valid_from: datetime.date, rules: list, note: str = ""
+) -> PlanVersion:
+    """Sets the rules of `plan` from `valid_from` on (creating that version or replacing its rules), after
+    validating them: a message per bad rule and parameter under `rules`. Admins only."""
+    _check_configures(actor)
+    try:
+        clean = bonus_rules.validate_rules(rules)
+    except ValidationError as error:
+        raise ValidationError({"rules": error.messages}) from error
+    version = PlanVersion.objects.select_for_update().filter(plan=plan, valid_from=valid_from).first()
+    version = version or PlanVersion(plan=plan, valid_from=valid_from)
+    version.rules, version.note = clean, note
+    version._history_user = actor
+    version.save()
+    return version

@@ -12,4 +12,5 @@ urlpatterns = [
     path("payroll/", bonus_views.payroll, name="payroll"),
     path("payroll/<int:pk>/", bonus_views.payroll_download, name="payroll_download"),
     path("plans/<int:pk>/simulate/", bonus_views.plan_simulate, name="plan_simulate"),
+    path("plans/<int:pk>/contests/", bonus_views.contest_standings, name="contest_standings"),
 ]

@@ -25,6 +25,7 @@ from kpis import engine
 def _with_sentences(awards):
     for award in awards:
         award.sentences = [describe_line(line, currency=award.currency) for line in award.breakdown]
+        award.has_contest = any(line.get("type") == "contest" for line in award.breakdown)
     return awards
 
 
@@ -68,8 +69,19 @@ def plan_simulate(request: HttpRequest, pk: int) -> HttpResponse:
             "start": start,
             "end": engine.period_end(plan.period, start),
             "total": sum((row["total"] for row in rows), Decimal("0.00")),
+            "has_contests": any(
+                rule.get("type") == "contest" for version in plan.versions.all() for rule in version.rules
+            ),
         },
     )
+
+
+@login_required
+def contest_standings(request: HttpRequest, pk: int) -> HttpResponse:
+    """The plan's running and recent contests: place, name, value and prize of each participant."""
+    plan = bonus_selectors.plan_people_get(user=request.user, pk=pk)
+    contests = bonus_services.contest_standings(plan=plan, viewer=request.user)
+    return render(request, "incentives/contest_list.html", {"plan": plan, "contests": contests})
 
 
 @login_required

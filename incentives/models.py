@@ -6,10 +6,13 @@ configure (badge rules, privacy and minimum activity, wallboard links, team holi
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+from salesteam.models import Role
 
 KUDOS_MAX_LENGTH = 280
 
@@ -294,6 +297,19 @@ class PlanPeriod(models.TextChoices):
     YEAR = "year", _("Year")
 
 
+def validate_plan_roles(value) -> None:
+    """Participating roles: a list of distinct user roles (rep, manager, admin)."""
+    if (
+        not isinstance(value, list)
+        or any(role not in Role.values for role in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ValidationError(
+            _("Roles must be a list of distinct roles among: %(roles)s.") % {"roles": ", ".join(Role.values)},
+            code="invalid",
+        )
+
+
 class IncentivePlan(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -312,6 +328,13 @@ class IncentivePlan(models.Model):
     )
     reps = models.ManyToManyField(
         settings.AUTH_USER_MODEL, verbose_name=_("named reps"), blank=True, related_name="+"
+    )
+    roles = models.JSONField(
+        _("participating roles"),
+        default=list,
+        blank=True,
+        validators=[validate_plan_roles],
+        help_text=_("Every active user with one of these roles takes part for the whole period."),
     )
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     needs_approval = models.BooleanField(_("awards need manager approval"), default=True)
@@ -333,6 +356,10 @@ class IncentivePlan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.effective_to and self.effective_from and self.effective_to < self.effective_from:
+            raise ValidationError({"effective_to": _("The last day cannot be before the first day.")})
 
 
 class PlanVersion(models.Model):

@@ -20,6 +20,7 @@ from kpis.models import KpiRun
 from salesteam.models import ImportJob, Stage
 from tests.factories import CustomerFactory, DealFactory
 from tests.goals.helpers import draft
+from tests.incentives.bonus_helpers import make_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -87,6 +88,8 @@ OBJECT_FOR = {
     r"^api/v1/customers/": "customer",
     r"^api/v1/campaigns/": "missing",
     r"awards/": "missing",
+    r"^earnings/plans/": "plan",
+    r"^api/v1/plans/": "plan",
     r"^earnings/": "missing",
     r"payroll": "missing",
 }
@@ -104,8 +107,10 @@ def world(rep, other_rep, manager, other_manager, admin_user, team):
     notification = Notification.objects.create(recipient=rep, message="hello")
     job = ImportJob.objects.create(original_name="north.csv", created_by=manager)
     run = KpiRun.objects.create(trigger=KpiRun.Trigger.COMMAND, status=KpiRun.Status.SUCCEEDED, is_open=None)
+    plan = make_plan(rules=[{"type": "commission", "rate": "0.05"}], teams=[team], effective_from=today)
     return {
         "deal": deal, "goal": goal, "notification": notification, "import": job, "run": run, "team": team,
+        "plan": plan,
         "rep_north": rep, "customer": deal.customer, "missing": Missing(),
         "users": {"rep": rep, "other_rep": other_rep, "manager": manager, "other_manager": other_manager,
                   "admin": admin_user},
@@ -150,6 +155,11 @@ MATRIX = [
     ("/api/v1/kpis/?scope=rep&scope_id={rep_north}", "get", (200, 404, 200, 404, 200)),
     ("/api/v1/users/{rep_north}/", "get", (200, 404, 200, 404, 200)),
     ("/api/v1/teams/{team}/", "get", (200, 404, 200, 404, 200)),
+    ("/earnings/plans/{plan}/contests/", "get", (200, 404, 200, 404, 200)),
+    ("/api/v1/plans/{plan}/contests/", "get", (200, 404, 200, 404, 200)),
+    ("/earnings/plans/{plan}/simulate/", "get", (404, 404, 404, 404, 200)),
+    ("/api/v1/plans/{plan}/", "get", (404, 404, 404, 404, 200)),
+    ("/api/v1/plans/{plan}/", "patch", (404, 404, 404, 404, 200)),
 ]
 ROLES = ("rep", "other_rep", "manager", "other_manager", "admin")
 
