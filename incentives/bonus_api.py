@@ -269,7 +269,7 @@ class PlanViewSet(
         return Response(self._read(plan))
 
     @extend_schema(request=None, responses=ContestSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def contests(self, request, pk=None):
         """Standings of the plan's running and recent contests: place, name, value and prize of each
         participant. For the people in the plan, their managers and admins; 404 for anyone else."""

@@ -205,6 +205,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Deals, customers, campaigns, teams, KPIs, goals and incentives.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # A user's role and a plan's participating roles are the same choices: one enum in the schema.
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "salesteam.models.Role"},
 }
 
 # --- Celery -------------------------------------------------------------------------------------------
