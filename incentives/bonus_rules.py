@@ -36,6 +36,7 @@ import operator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cached_property
+from itertools import groupby
 
 from django.core.exceptions import ValidationError
 from django.utils.formats import date_format, number_format
@@ -583,16 +584,14 @@ def contest_ranking(values: dict[int, Decimal | None], prizes: list[Decimal]) ->
         key=lambda item: (-item[0], item[1]),
     )
     entries: list[ContestEntry] = []
-    index = 0
-    while index < len(active):
-        value = active[index][0]
-        group = [rep_id for v, rep_id in active[index:] if v == value]
-        pot = sum((Decimal(p) for p in prizes[index : index + len(group)]), ZERO)
-        for rep_id in group:
-            entries.append(
-                ContestEntry(rep_id, value, rank=index + 1, tied=len(group), prize=pot / len(group))
-            )
-        index += len(group)
+    for value, members in groupby(active, key=lambda item: item[0]):
+        group = [rep_id for _value, rep_id in members]
+        place = len(entries)  # places taken so far: the group occupies the next len(group)
+        pot = sum((Decimal(p) for p in prizes[place : place + len(group)]), ZERO)
+        entries += [
+            ContestEntry(rep_id, value, rank=place + 1, tied=len(group), prize=pot / len(group))
+            for rep_id in group
+        ]
     inactive = sorted(rep_id for rep_id, value in values.items() if value is None or value <= 0)
     entries += [ContestEntry(rep_id, values[rep_id]) for rep_id in inactive]
     return entries

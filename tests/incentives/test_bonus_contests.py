@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from incentives import bonus_services
@@ -21,7 +23,7 @@ from incentives.bonus_rules import (
 from incentives.models import BonusAward
 from kpis.definitions import Parts
 from salesteam.models import Membership
-from tests.factories import UserFactory
+from tests.factories import CustomerFactory, SegmentFactory, UserFactory
 from tests.incentives.bonus_helpers import make_plan
 from tests.incentives.conftest import deal
 
@@ -219,6 +221,9 @@ def test_the_evaluation_ranks_all_participants_on_their_days_in_the_plan(
     assert BonusAward.objects.get(rep=idle, period_start=MARCH).breakdown[0]["inputs"]["rank"] is None
     # April does not touch the contest: no line at all
     assert BonusAward.objects.get(rep=rep, period_start=D(2024, 4, 1)).breakdown == []
+    # Evaluating again with the same data changes nothing
+    again = bonus_services.award_evaluate(period_start=MARCH)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 5)
 
 
 @pytest.mark.django_db
@@ -243,8 +248,6 @@ def test_a_contest_across_periods_shows_up_before_and_pays_in_the_period_it_ends
 
 @pytest.mark.django_db
 def test_a_narrowed_contest_counts_only_those_deals(clock, nightly, team, rep):
-    from tests.factories import CustomerFactory, SegmentFactory
-
     fleet = SegmentFactory(name="Fleet")
     make_plan(rules=[race(narrow={"scope": "segment", "id": fleet.pk})], teams=[team])
     second = member(team, "second")
@@ -344,3 +347,18 @@ def test_the_standings_page_issues_a_bounded_number_of_queries(
         page = client.get(reverse("bonuses:contest_standings", args=[plan.pk]))
 
     assert page.status_code == 200 and "Deals race" in page.text
+
+
+@pytest.mark.django_db
+def test_the_ranking_reads_the_deals_in_passes_that_do_not_grow_with_the_team(clock, nightly, team):
+    make_plan(rules=[race(), {"type": "team_bonus", "pool": "900", "split": "contribution"}], teams=[team])
+
+    def deal_reads(size: int) -> int:
+        for n in range(size):
+            deal(member(team, f"m{size}-{n}"), f"{100 + n}.00")
+        nightly()
+        with CaptureQueriesContext(connection) as queries:
+            bonus_services.award_evaluate(period_start=MARCH)
+        return sum("salesteam_deal" in q["sql"] for q in queries.captured_queries)
+
+    assert deal_reads(3) == deal_reads(9) > 0

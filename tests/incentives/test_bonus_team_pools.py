@@ -175,6 +175,8 @@ def test_a_split_by_contribution_uses_each_members_revenue_in_the_team(april_tea
         "Team goal “April North” achieved: your share 50 % of EUR 3,600.00 pool = EUR 1,800.00 "
         "(your Revenue EUR 6,000.00 of the team's EUR 12,000.00)"
     )
+    again = bonus_services.award_evaluate(period_start=APRIL)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 4)
 
 
 @pytest.mark.django_db
