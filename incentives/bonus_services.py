@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from goals.models import Goal
 from incentives import bonus_rules
@@ -540,6 +541,7 @@ def _transition(*, actor: User, award: BonusAward, to_status: str, reason: str) 
 
 
 def _award_words(award: BonusAward) -> dict[str, str]:
+    """The award's plan, period and amount in the active language."""
     first, last = award.period_start, award.period_end - datetime.timedelta(days=1)
     return {
         "plan": award.plan.name,
@@ -550,14 +552,15 @@ def _award_words(award: BonusAward) -> dict[str, str]:
 
 def _notify_decision(award: BonusAward) -> None:
     """Tells the rep that their award was approved or rejected (in the app, and by e-mail unless they
-    opted out). Keyed by award and status: a decision is announced once."""
-    words = _award_words(award)
-    if award.status == BonusAward.Status.APPROVED:
-        message = _("Your bonus of %(amount)s (%(plan)s, %(period)s) was approved.") % words
-    else:
-        message = _("Your bonus of %(amount)s (%(plan)s, %(period)s) was rejected: %(reason)s") % (
-            words | {"reason": award.reason}
+    opted out), in the rep's language. Keyed by award and status: a decision is announced once."""
+
+    def message() -> str:
+        if award.status == BonusAward.Status.APPROVED:
+            return _("Your bonus of %(amount)s (%(plan)s, %(period)s) was approved.") % _award_words(award)
+        return _("Your bonus of %(amount)s (%(plan)s, %(period)s) was rejected: %(reason)s") % (
+            _award_words(award) | {"reason": award.reason}
         )
+
     notify(
         recipients=[award.rep],
         kind=f"award_{award.status}",
@@ -867,16 +870,22 @@ def award_question_ask(*, actor: User, award: BonusAward, body: str) -> AwardQue
 
 def _notify_message(message: AwardMessage, *, award: BonusAward) -> None:
     """A message by the rep goes to whoever decides on the award (their managers, or the admins when
-    they have none); a message by one of those goes to the rep. Keyed by message: sent once."""
-    words = _award_words(award) | {"who": message.author.display_name, "body": message.body}
+    they have none); a message by one of those goes to the rep. Each reads it in their own language.
+    Keyed by message: sent once."""
+    who, body = message.author.display_name, message.body
     if message.author_id == award.rep_id:
         recipients = award_deciders(award=award)
-        text = _("%(who)s asks about their bonus (%(plan)s, %(period)s): %(body)s")
+        template = gettext_lazy("%(who)s asks about their bonus (%(plan)s, %(period)s): %(body)s")
     else:
         recipients = [award.rep]
-        text = _("%(who)s answered your question on your bonus (%(plan)s, %(period)s): %(body)s")
+        template = gettext_lazy(
+            "%(who)s answered your question on your bonus (%(plan)s, %(period)s): %(body)s"
+        )
     notify(
-        recipients=recipients, kind="award_question", key=f"award_message:{message.pk}", message=text % words
+        recipients=recipients,
+        kind="award_question",
+        key=f"award_message:{message.pk}",
+        message=lambda: template % (_award_words(award) | {"who": who, "body": body}),
     )
 
 

@@ -129,3 +129,12 @@ def test_notify_sends_nothing_twice_for_the_same_decision(award, rep, manager):
     )
     assert again == 0
     assert Notification.objects.filter(recipient=rep).count() == 1
+
+
+def test_each_recipient_reads_the_dates_and_amounts_of_their_own_language(award, rep, manager):
+    rep.language = "nl"
+    rep.save(update_fields=["language"])
+
+    bonus_services.award_approve(actor=manager, award=award)  # the manager works in English
+
+    assert "(Sales plan, 1 maart 2024 – 31 maart 2024)" in Notification.objects.get(recipient=rep).message
