@@ -285,8 +285,13 @@ def share(fraction: Decimal | str) -> str:
     return percent((Decimal(fraction) * 100).quantize(CENTS, rounding=ROUND_HALF_UP) / 100)
 
 
-def percent(fraction: Decimal | str) -> str:
-    value = (Decimal(fraction) * 100).normalize()
+def percent(fraction: Decimal | str, *, places: int | None = None) -> str:
+    """A fraction as a percentage without trailing zeros: exactly as configured (rates, thresholds), or
+    rounded to `places` decimals for measured values (attainment, a rep's gross margin %)."""
+    value = Decimal(fraction) * 100
+    if places is not None:
+        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    value = value.normalize()
     if value == value.to_integral():
         value = value.quantize(Decimal(1))
     return f"{number_format(value, force_grouping=True)} %"
@@ -398,12 +403,12 @@ def describe_plan(rules: list[dict], *, currency: str = "EUR") -> list[str]:
     return [f"{n}. {describe_rule(rule, currency=currency)}" for n, rule in enumerate(rules, start=1)]
 
 
-def _gate_value(kpi: str, value, currency: str) -> str:
+def _gate_value(kpi: str, value, currency: str, *, measured: bool = False) -> str:
     if value is None:
         return "—"
     unit = KPI_BY_SLUG[kpi].unit
     if unit == "percent":
-        return percent(value)
+        return percent(value, places=1 if measured else None)
     if unit == "money":
         return money(Decimal(value), currency)
     return number_format(value, force_grouping=True)
@@ -426,7 +431,7 @@ def describe_line(line: dict, *, currency: str) -> str:
             values
             | {
                 "base": money(Decimal(line["inputs"]["base"]), currency),
-                "attainment": percent(line["inputs"]["attainment"]),
+                "attainment": percent(line["inputs"]["attainment"], places=1),
                 "quota": money(Decimal(line["inputs"]["quota"]), currency),
             }
         )
@@ -436,34 +441,38 @@ def describe_line(line: dict, *, currency: str) -> str:
             | {
                 "rate": percent(line["rate"]),
                 "base": money(Decimal(line["inputs"]["base"]), currency),
-                "attainment": percent(line["inputs"]["attainment"]),
+                "attainment": percent(line["inputs"]["attainment"], places=1),
                 "tier": line["tier"],
             }
         )
     elif kind == "tiered":
-        text = _("%(rate)s on %(part)s between %(from)s and %(to)s of quota (tier %(tier)s) = %(amount)s") % (
-            values
-            | {
-                "rate": percent(line["rate"]),
-                "part": money(Decimal(line["inputs"]["part"]), currency),
-                "from": percent(line["inputs"]["from"]),
-                "to": percent(line["inputs"]["to"]) if line["inputs"]["to"] is not None else "∞",
-                "tier": line["tier"],
-            }
-        )
+        values |= {
+            "rate": percent(line["rate"]),
+            "part": money(Decimal(line["inputs"]["part"]), currency),
+            "from": percent(line["inputs"]["from"]),
+            "tier": line["tier"],
+        }
+        if line["inputs"]["to"] is None:
+            text = _("%(rate)s on %(part)s above %(from)s of quota (tier %(tier)s) = %(amount)s") % values
+        else:
+            text = _(
+                "%(rate)s on %(part)s between %(from)s and %(to)s of quota (tier %(tier)s) = %(amount)s"
+            ) % (values | {"to": percent(line["inputs"]["to"])})
     elif kind == "goal_bonus" and line["inputs"].get("goal") is None:
         text = _("No approved goal ending in this period qualifies = %(amount)s") % values
     elif kind == "goal_bonus":
         values |= {
             "goal": line["inputs"]["goal_title"],
-            "reached": percent(line["inputs"]["reached"]) if line["inputs"]["reached"] is not None else "—",
+            "reached": percent(line["inputs"]["reached"], places=1)
+            if line["inputs"]["reached"] is not None
+            else "—",
         }
         text = _("Goal “%(goal)s” at %(reached)s of target = %(amount)s") % values
     elif kind == "gate":
         values |= {
             "kpi": KPI_BY_SLUG[line["inputs"]["kpi"]].name,
             "op": line["inputs"]["op"],
-            "actual": _gate_value(line["inputs"]["kpi"], line["inputs"]["actual"], currency),
+            "actual": _gate_value(line["inputs"]["kpi"], line["inputs"]["actual"], currency, measured=True),
             "value": _gate_value(line["inputs"]["kpi"], Decimal(line["inputs"]["value"]), currency),
         }
         if line["inputs"]["met"]:
@@ -480,9 +489,9 @@ def describe_line(line: dict, *, currency: str) -> str:
         values["max"] = money(Decimal(line["inputs"]["max"]), currency)
         if line["inputs"].get("rule"):
             values["rule"] = line["inputs"]["rule"]
-            text = _("Rule %(rule)s is capped at %(max)s = %(amount)s") % values
+            text = _("Rule %(rule)s is capped at its maximum of %(max)s = %(amount)s") % values
         else:
-            text = _("The plan is capped at %(max)s = %(amount)s") % values
+            text = _("Capped at the plan's maximum of %(max)s = %(amount)s") % values
     elif kind == "adjustment":
         values |= {
             "recalculated": money(Decimal(line["inputs"]["recalculated"]), currency),
@@ -536,7 +545,7 @@ def _team_bonus_sentence(facts: dict, values: dict, currency: str) -> str:
         return _("No goal of your team ends in this period = %(amount)s") % values
     values |= {"goal": facts["goal_title"]}
     if not facts["achieved"]:
-        reached = percent(facts["reached"]) if facts["reached"] is not None else "—"
+        reached = percent(facts["reached"], places=1) if facts["reached"] is not None else "—"
         return _("Team goal “%(goal)s” not achieved (%(reached)s of target) = %(amount)s") % (
             values | {"reached": reached}
         )

@@ -48,7 +48,7 @@ def test_the_statement_shows_the_breakdown_and_is_scoped(awards, client, rep, ot
     statement = client.get(reverse("bonuses:statement", args=[awards["rep"].pk]))
     assert statement.status_code == 200
     assert "8 % on EUR 12,400.00 revenue = EUR 992.00" in statement.text
-    assert "Rule 1 is capped at EUR 900.00 = EUR -92.00" in statement.text
+    assert "Rule 1 is capped at its maximum of EUR 900.00 = EUR -92.00" in statement.text
     assert "EUR 900.00" in statement.text
     assert client.get(reverse("bonuses:statement", args=[awards["other"].pk])).status_code == 404
 

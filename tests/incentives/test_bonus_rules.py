@@ -5,7 +5,14 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from incentives.bonus_rules import GoalFacts, RepInputs, calculate, describe_rule, validate_rules
+from incentives.bonus_rules import (
+    GoalFacts,
+    RepInputs,
+    calculate,
+    describe_line,
+    describe_rule,
+    validate_rules,
+)
 from kpis.definitions import Parts
 
 TIERS = [["0", "0.02"], ["1.0", "0.05"], ["1.2", "0.08"]]
@@ -230,4 +237,29 @@ def test_tiers_can_measure_against_the_target_of_the_reps_approved_goal():
     assert without == Decimal("0.00")
     assert describe_rule(validate_rules(rules)[0]).startswith(
         "Tiered on revenue against the target of the rep's approved goal on it"
+    )
+
+
+def test_sentences_round_measured_percentages_and_name_the_top_tier_by_its_floor():
+    rules = [
+        {"type": "gate", "kpi": "gross_margin_pct", "op": ">=", "value": "0.125"},
+        {"type": "tiered", "quota": "9000", "mode": "marginal", "tiers": [["0", "0.02"], ["1.25", "0.05"]]},
+    ]
+    lines, _ = total_of(rules, parts=Parts(revenue=Decimal("12000.00"), cost=Decimal("10000.00")))
+    sentences = [describe_line(line, currency="EUR") for line in lines]
+
+    # 2,000 / 12,000 = 16.666…% measured, shown to one decimal; the threshold as configured.
+    assert sentences[0] == "Condition met: Gross margin % is 16.7 %, needs >= 12.5 %"
+    # 9,000 × 1.25 = 11,250: the first tier pays on 0–11,250, the top tier on the 750 above it.
+    assert sentences[1] == "2 % on EUR 11,250.00 between 0 % and 125 % of quota (tier 1) = EUR 225.00"
+    assert sentences[2] == "5 % on EUR 750.00 above 125 % of quota (tier 2) = EUR 37.50"
+
+
+def test_an_attainment_below_the_first_tier_is_shown_to_one_decimal():
+    rules = [{"type": "tiered", "quota": "9000", "mode": "marginal", "tiers": [["1.0", "0.05"]]}]
+    [line], _ = total_of(rules, parts=Parts(revenue=Decimal("2000.00")))
+
+    # 2,000 / 9,000 = 22.222…%
+    assert describe_line(line, currency="EUR") == (
+        "EUR 2,000.00 is 22.2 % of the EUR 9,000.00 quota, below the first tier = EUR 0.00"
     )
