@@ -1,12 +1,12 @@
 """Demo bonuses and kudos for `manage.py seed_demo` (listed in settings.DEMO_SEEDERS), made through the
 services so that every figure is one the nightly evaluation would produce.
 
-One monthly plan for the three demo teams: 3 % of gross margin, an accelerator on revenue above a
+A monthly plan for the three demo teams: 3 % of gross margin, an accelerator on revenue above a
 quota (paid only with a gross margin of at least 10 %), and a cap. The KPIs are computed first, then
 the last six ended months and the running one are evaluated: the managers approved all but the last
 ended month, the oldest three months went to payroll, and one rep asked a question about last month's
 award, so that earnings, statements, approvals and payroll all have something to show. A few kudos
-start the recognition feed.
+start the recognition feed. A second plan races the reps for new customers over the running month.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from salesteam.models import Role, Team, User
 logger = logging.getLogger(__name__)
 
 PLAN_NAME = "Monthly commission (demo)"
+RACE_NAME = "New-customer race (demo)"
 DEMO_PREFIX = "rep."
 RULES = [
     {"type": "commission", "base": "gross_margin", "rate": "0.03"},
@@ -60,7 +61,7 @@ KUDOS = [
 def seed(*, reset: bool = False) -> int:
     """Creates the demo plan, its awards and kudos once; with `reset`, replaces them. Returns the number
     of awards created."""
-    existing = IncentivePlan.objects.filter(name=PLAN_NAME)
+    existing = IncentivePlan.objects.filter(name__in=[PLAN_NAME, RACE_NAME])
     if existing.exists():
         if not reset:
             return 0
@@ -82,8 +83,10 @@ def seed(*, reset: bool = False) -> int:
 
     _compute_kpis()
     months = [first + relativedelta(months=n) for n in range(MONTHS)]
+    race = _race(this_month, plan.teams.all())
     for month in [*months, this_month]:  # the running month gives each rep's estimate so far
         bonus_services.award_evaluate(period_start=month, plan=plan, today=today)
+    bonus_services.award_evaluate(period_start=this_month, plan=race, today=today)
     last = months[-1]
     for manager in User.objects.filter(role=Role.MANAGER, managed_teams__isnull=False).distinct():
         for award in bonus_selectors.approval_queue(user=manager).filter(plan=plan, period_start__lt=last):
@@ -99,6 +102,27 @@ def seed(*, reset: bool = False) -> int:
         )
     _kudos()
     return BonusAward.objects.filter(plan=plan).count()
+
+
+def _race(month, teams) -> IncentivePlan:
+    """A contest over the running month: most new customers wins, prizes for the first three places."""
+    last_day = month + relativedelta(months=1, days=-1)
+    race = IncentivePlan.objects.create(
+        name=RACE_NAME, period=PlanPeriod.MONTH, effective_from=month, status=IncentivePlan.Status.PUBLISHED
+    )
+    race.teams.set(teams)
+    rules = [
+        {
+            "type": "contest",
+            "name": "New-customer race",
+            "kpi": "new_customers",
+            "from": month.isoformat(),
+            "to": last_day.isoformat(),
+            "prizes": ["500", "300", "150"],
+        }
+    ]
+    PlanVersion.objects.create(plan=race, valid_from=month, rules=validate_rules(rules))
+    return race
 
 
 def _compute_kpis() -> None:

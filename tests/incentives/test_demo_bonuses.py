@@ -1,6 +1,7 @@
 """`seed_demo` gives the bonus pages something to show: a plan, awards in every state, payroll, a question."""
 
 import io
+from decimal import Decimal
 from collections import Counter
 
 import pytest
@@ -40,6 +41,19 @@ def test_the_demo_has_awards_in_every_state_of_the_last_months():
     # Every award is explained line by line, and some reps earned something.
     assert all(a.breakdown for a in BonusAward.objects.filter(plan=plan))
     assert BonusAward.objects.filter(plan=plan, total__gt=0).exists()
+
+
+def test_the_demo_races_the_reps_for_new_customers_this_month():
+    seed()
+
+    race = IncentivePlan.objects.get(name=demo.RACE_NAME)
+    awards = BonusAward.objects.filter(plan=race)
+    this_month = timezone.localdate().replace(day=1)
+    assert {a.period_start for a in awards} == {this_month}
+    prizes = sorted((a.total for a in awards if a.total), reverse=True)
+    # Three prizes (500, 300, 150), split between tied places: never more than their sum in all.
+    assert prizes and sum(prizes) <= Decimal("950.00")
+    assert all(line["type"] == "contest" for a in awards for line in a.breakdown)
 
 
 def test_seeding_again_changes_nothing_and_reset_rebuilds_the_same():
