@@ -9,6 +9,7 @@ from salesteam.models import (
     Category,
     Customer,
     Deal,
+    DealCredit,
     ExchangeRate,
     ImportJob,
     MappingPreset,
@@ -84,8 +85,26 @@ class ExchangeRateAdmin(SimpleHistoryAdmin):
         services.exchange_rate_delete(actor=request.user, exchange_rate=obj)
 
 
+class DealCreditInline(admin.TabularInline):
+    """The deal's credit split, read only: its rule (shares adding up to 100 %) spans several rows, so
+    splits are changed on the deal form, the API or an import, which all validate it."""
+
+    model = DealCredit
+    fields = ["rep", "share"]
+    readonly_fields = ["rep", "share"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Deal)
 class DealAdmin(SimpleHistoryAdmin):
+    inlines = [DealCreditInline]
     list_display = ["external_id", "title", "rep", "team", "customer", "stage", "amount", "closed_on"]
     list_filter = ["stage", "team", "source"]
     search_fields = ["external_id", "title", "customer__name"]

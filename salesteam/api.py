@@ -68,8 +68,14 @@ class CampaignSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "channel", "cost", "start_on", "end_on"]
 
 
+class DealCreditSerializer(serializers.Serializer):
+    rep = serializers.PrimaryKeyRelatedField(queryset=User.objects.none())
+    share = serializers.DecimalField(max_digits=5, decimal_places=2, help_text="Percentage, e.g. 60.00.")
+
+
 class DealSerializer(serializers.ModelSerializer):
-    """Reads a deal; on write only parses input and leaves every rule to `services.prepare_deal`."""
+    """Reads a deal; on write only parses input and leaves every rule to `services.prepare_deal` and
+    `services.deal_credits_validate`."""
 
     rep = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
     customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
@@ -87,13 +93,19 @@ class DealSerializer(serializers.ModelSerializer):
     cost_original = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, default=0)
     currency = serializers.CharField(max_length=3, required=False)
     closed_on = serializers.DateField(required=False, allow_null=True)
+    credits = DealCreditSerializer(
+        many=True,
+        required=False,
+        help_text="The credit split: reps and shares adding up to 100. Empty: the deal's rep gets 100 %; "
+        "left out on update: the split stays as it is.",
+    )
 
     class Meta:
         model = Deal
         fields = [
             "id", "source", "external_id", "title", "rep", "team", "customer", "campaign", "touch_point",
             "category", "stage", "currency", "amount_original", "cost_original", "exchange_rate", "amount",
-            "cost", "created_on", "closed_on", "lost_reason", "created_at", "updated_at",
+            "cost", "created_on", "closed_on", "lost_reason", "credits", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["team", "exchange_rate", "amount", "cost", "created_at", "updated_at"]
         extra_kwargs = {"source": {"required": False}, "external_id": {"required": False}}
@@ -104,6 +116,18 @@ class DealSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if request is not None and request.user.is_authenticated:
             self.fields["rep"].queryset = selectors.rep_choices(user=request.user)
+            deal = self.instance if isinstance(self.instance, Deal) else None
+            reps, _allowed = selectors.credit_rep_choices(user=request.user, deal=deal)
+            self.fields["credits"].child.fields["rep"].queryset = User.objects.filter(
+                pk__in=[rep.pk for rep in reps]
+            )
+
+    @staticmethod
+    def credit_inputs(data: dict) -> list[services.CreditInput] | None:
+        """The parsed split for the services, None when the request left it out."""
+        if "credits" not in data:
+            return None
+        return [services.CreditInput(line["rep"], line["share"]) for line in data.pop("credits")]
 
 
 class DealViewSet(viewsets.ModelViewSet):
@@ -115,24 +139,32 @@ class DealViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation runs without a user
             return Deal.objects.none()
-        return selectors.deal_list(user=self.request.user)
+        return selectors.deal_list(user=self.request.user, with_credits=True)
+
+    def _for_change(self) -> Deal:
+        """The deal of the URL if the user may change it: 404 outside their scope, 403 when they only
+        see it as a credited rep."""
+        return selectors.deal_get_for_change(user=self.request.user, pk=self.kwargs["pk"])
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        deal = services.deal_create(actor=request.user, **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        credits = DealSerializer.credit_inputs(data)
+        deal = services.deal_create(actor=request.user, credits=credits, **data)
         return Response(self.get_serializer(deal).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
-        deal = self.get_object()
+        deal = self._for_change()
         serializer = self.get_serializer(deal, data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
         changes = {k: v for k, v in serializer.validated_data.items() if k not in ("source", "external_id")}
-        deal = services.deal_update(actor=request.user, deal=deal, **changes)
+        credits = DealSerializer.credit_inputs(changes)
+        deal = services.deal_update(actor=request.user, deal=deal, credits=credits, **changes)
         return Response(self.get_serializer(deal).data)
 
     def destroy(self, request, *args, **kwargs):
-        services.deal_delete(actor=request.user, deal=self.get_object())
+        services.deal_delete(actor=request.user, deal=self._for_change())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -14,6 +14,7 @@ from salesteam.models import (
     TouchPoint,
     User,
 )
+from salesteam.services import CreditInput
 
 
 class DateInput(forms.DateInput):
@@ -55,6 +56,55 @@ class DealForm(forms.Form):
     @classmethod
     def initial_for(cls, deal: Deal) -> dict:
         return {name: getattr(deal, name) for name in cls.base_fields}
+
+
+class DealCreditForm(forms.Form):
+    """One line of a deal's credit split. The split's rules live in `services.deal_credits_validate`."""
+
+    rep = forms.TypedChoiceField(label=_("Rep"), coerce=int)
+    share = forms.DecimalField(label=_("Share (%)"), max_digits=5, decimal_places=2)
+
+    def __init__(self, *args, reps: list[User], allowed: set[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["rep"].choices = [("", "—"), *((rep.pk, rep.display_name) for rep in reps)]
+        rep_id = self.initial.get("rep")
+        if rep_id is not None and rep_id not in allowed:
+            # A credited rep the user may not set the share of: shown, and kept as it is whatever is sent.
+            self.fields["rep"].disabled = self.fields["share"].disabled = True
+            self.locked = True
+        else:
+            self.locked = False
+
+
+class BaseDealCreditFormSet(forms.BaseFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if getattr(form, "locked", False):
+            del form.fields["DELETE"]
+
+    def credits(self, reps: list[User]) -> list[CreditInput]:
+        """The split as entered: the lines that are neither empty nor marked for removal."""
+        by_id = {rep.pk: rep for rep in reps}
+        lines = []
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE"):
+                continue
+            lines.append(CreditInput(by_id.get(data.get("rep")), data.get("share")))
+        return lines
+
+
+DealCreditFormSet = forms.formset_factory(
+    DealCreditForm, formset=BaseDealCreditFormSet, extra=2, can_delete=True, max_num=20
+)
+
+
+def deal_credit_formset(data, *, reps: list[User], allowed: set[int], deal: Deal | None = None):
+    """The split editor of a deal: its current lines (prefetched on `deal`) and two empty ones."""
+    initial = [{"rep": c.rep_id, "share": c.share} for c in deal.credits.all()] if deal is not None else []
+    return DealCreditFormSet(
+        data, initial=initial, prefix="credits", form_kwargs={"reps": reps, "allowed": allowed}
+    )
 
 
 class StageForm(forms.Form):

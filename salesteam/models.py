@@ -370,6 +370,44 @@ class Deal(models.Model):
         return (self.closed_on - self.created_on).days if self.closed_on else None
 
 
+class DealCredit(models.Model):
+    """A rep's share of a deal's credit, as a percentage. A deal without credits credits its rep with
+    100 %; a deal with credits credits exactly these reps, and their shares add up to 100 %.
+
+    The sum is a rule over several rows, so `services.deal_credits_validate` keeps it (form, API and
+    import all go through it); each row's own rules are constraints too.
+    """
+
+    # The (deal, rep) unique index serves lookups by deal; the rep index the credited reps' scopes.
+    deal = models.ForeignKey(
+        Deal, verbose_name=_("deal"), on_delete=models.CASCADE, related_name="credits", db_index=False
+    )
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("rep"), on_delete=models.PROTECT, related_name="deal_credits"
+    )
+    share = models.DecimalField(
+        _("share (%)"),
+        max_digits=5,
+        decimal_places=2,
+        help_text=_("Percentage of the deal credited to the rep."),
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("deal credit")
+        verbose_name_plural = _("deal credits")
+        ordering = ["deal", "-share", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["deal", "rep"], name="deal_credit_unique_rep"),
+            models.CheckConstraint(
+                condition=Q(share__gt=0) & Q(share__lte=100), name="deal_credit_share_in_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rep} {self.share} %"
+
+
 class MappingPreset(models.Model):
     """A saved column mapping (file header -> canonical column) and stage mapping for imports."""
 

@@ -2,29 +2,33 @@
 
 A rep sees their own deals, a manager the deals of the teams they manage (and their own), an admin
 everything. Views and API endpoints read only through these functions, so an object outside the scope
-answers 404 exactly like a missing one.
+answers 404 exactly like a missing one. A deal that credits a share to someone is visible to them too
+(and to the managers of their current team), read only: `deal_get_for_change` tells the two apart.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from salesteam.models import (
     OPEN_STAGES,
     Campaign,
     Customer,
     Deal,
+    DealCredit,
     ImportJob,
     ImportRowError,
     Membership,
     Team,
     User,
 )
-from salesteam.services import round_money
+from salesteam.services import percent_text, round_money
 
 
 def managed_team_ids(user: User) -> list[int]:
@@ -50,8 +54,18 @@ def current_teams_subquery(user: User) -> QuerySet:
     )
 
 
-def deal_scope(user: User) -> Q:
-    """The condition on Deal that `user` may see."""
+def _current_member_ids(team_ids: list[int]) -> QuerySet[Membership]:
+    today = timezone.localdate()
+    return (
+        Membership.objects.filter(team__in=team_ids, valid_from__lte=today)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=today))
+        .values("user_id")
+    )
+
+
+def deal_change_scope(user: User) -> Q:
+    """The condition on Deal that `user` may change: a rep their own deals, a manager the deals of the
+    teams they manage and their own, an admin every deal."""
     if user.is_admin:
         return Q()
     if user.is_manager:
@@ -59,20 +73,116 @@ def deal_scope(user: User) -> Q:
     return Q(rep=user)
 
 
-def deal_list(*, user: User) -> QuerySet[Deal]:
+def deal_scope(user: User) -> Q:
+    """The condition on Deal that `user` may see: what they may change, and the deals that credit a
+    share to them or, for a manager, to a current member of a team they manage (read only).
+
+    The credited deals' ids are read first, so that the condition stays a plain OR of indexed columns.
+    """
+    if user.is_admin:
+        return Q()
+    credited = DealCredit.objects.filter(rep=user)
+    if user.is_manager:
+        credited = DealCredit.objects.filter(
+            Q(rep=user) | Q(rep__in=_current_member_ids(managed_team_ids(user)))
+        )
+    deal_ids = sorted(set(credited.values_list("deal_id", flat=True)))
+    scope = deal_change_scope(user)
+    return scope | Q(pk__in=deal_ids) if deal_ids else scope
+
+
+def _credits_prefetch() -> Prefetch:
+    return Prefetch("credits", queryset=DealCredit.objects.select_related("rep").order_by("-share", "id"))
+
+
+def _deals(condition: Q) -> QuerySet[Deal]:
     return (
-        Deal.objects.filter(deal_scope(user))
+        Deal.objects.filter(condition)
         .select_related("rep", "team", "customer", "customer__segment", "campaign", "category", "touch_point")
         .order_by("-created_on", "-id")
     )
 
 
+def deal_list(*, user: User, with_credits: bool = False) -> QuerySet[Deal]:
+    """The deals `user` may see, newest first; `with_credits` prefetches each deal's credit split."""
+    deals = _deals(deal_scope(user))
+    return deals.prefetch_related(_credits_prefetch()) if with_credits else deals
+
+
 def deal_get(*, user: User, pk: int) -> Deal:
-    return get_object_or_404(deal_list(user=user), pk=pk)
+    """A deal `user` may see, with its credit split prefetched; 404 otherwise."""
+    return get_object_or_404(deal_list(user=user, with_credits=True), pk=pk)
+
+
+def can_change_deal(*, user: User, deal: Deal) -> bool:
+    return Deal.objects.filter(deal_change_scope(user), pk=deal.pk).exists()
+
+
+def deal_get_for_change(*, user: User, pk: int) -> Deal:
+    """A deal `user` may change. One they only see (a credited rep's) answers 403, one they may not
+    see 404."""
+    deal = deal_get(user=user, pk=pk)
+    if not can_change_deal(user=user, deal=deal):
+        raise PermissionDenied(
+            _("You are credited on this deal; only its rep, their manager or an admin change it.")
+        )
+    return deal
+
+
+def deal_credit_lines(*, deal: Deal) -> list[dict]:
+    """The deal's credit split for display: rep, share and the amount it credits (full precision);
+    empty when the deal is not split. Uses the credits `deal_get` prefetched."""
+    return [
+        {"rep": credit.rep, "share": credit.share, "amount": deal.amount * credit.share / 100}
+        for credit in deal.credits.all()
+    ]
+
+
+def credit_rep_choices(*, user: User, deal: Deal | None = None) -> tuple[list[User], set[int]]:
+    """For a deal's credit split: the reps to list (those `user` may assign deals to, and those already
+    credited on the deal) and the ids of those whose share `user` may set. A credited rep outside them
+    keeps their share: only their manager or an admin changes it."""
+    choosable = list(rep_choices(user=user).order_by("full_name", "username"))
+    allowed = {rep.pk for rep in choosable}
+    listed = {rep.pk: rep for rep in choosable}
+    if deal is not None:
+        for credit in deal.credits.all():
+            listed.setdefault(credit.rep_id, credit.rep)
+    return list(listed.values()), allowed
+
+
+def _credit_history(deal: Deal) -> list[dict]:
+    """Changes of the deal's credit split, one entry per save (its lines share the same time)."""
+    records = DealCredit.history.filter(deal_id=deal.pk).select_related("history_user", "rep")
+    shares: dict[int, str] = {}
+    entries: dict[tuple, dict] = {}
+    for record in records.order_by("history_date", "history_id"):
+        line = _("%(rep)s %(share)s") % {
+            "rep": record.rep.display_name if record.rep else "?",
+            "share": percent_text(record.share),
+        }
+        old = shares.get(record.id)
+        new = None if record.history_type == "-" else line
+        if record.history_type == "-":
+            shares.pop(record.id, None)
+        else:
+            shares[record.id] = line
+        entry = entries.setdefault(
+            (record.history_date, record.history_user_id),
+            {
+                "when": record.history_date,
+                "who": record.history_user,
+                "type": _("Credit split"),
+                "changes": [],
+            },
+        )
+        entry["changes"].append({"field": _("credit"), "old": old, "new": new})
+    return list(entries.values())
 
 
 def deal_history(*, deal: Deal) -> list[dict]:
-    """The deal's changes, newest first: who, when, and each field's old and new value."""
+    """The deal's changes, newest first: who, when, and each field's old and new value; changes of its
+    credit split are entries of their own."""
     records = list(deal.history.select_related("history_user").order_by("-history_date", "-history_id"))
     entries = []
     for index, record in enumerate(records):
@@ -96,6 +206,8 @@ def deal_history(*, deal: Deal) -> list[dict]:
                 "changes": changes,
             }
         )
+    entries += _credit_history(deal)
+    entries.sort(key=lambda entry: entry["when"], reverse=True)
     return entries
 
 
@@ -104,7 +216,7 @@ def pipeline(*, user: User, per_stage: int = 20) -> list[dict]:
 
     Five queries whatever the number of deals: one aggregate and one bounded list per stage.
     """
-    deals = deal_list(user=user)
+    deals = _deals(deal_change_scope(user))  # the deals the user may move, not those only credited
     totals = {
         row["stage"]: row
         for row in deals.filter(stage__in=OPEN_STAGES)
@@ -133,11 +245,8 @@ def rep_choices(*, user: User) -> QuerySet[User]:
     if user.is_admin:
         return User.objects.filter(is_active=True)
     if user.is_manager:
-        today = timezone.localdate()
-        members = Membership.objects.filter(team__in=managed_team_ids(user), valid_from__lte=today).filter(
-            Q(valid_to__isnull=True) | Q(valid_to__gt=today)
-        )
-        return User.objects.filter(Q(pk=user.pk) | Q(pk__in=members.values("user_id")), is_active=True)
+        members = _current_member_ids(managed_team_ids(user))
+        return User.objects.filter(Q(pk=user.pk) | Q(pk__in=members), is_active=True)
     return User.objects.filter(pk=user.pk)
 
 

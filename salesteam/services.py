@@ -10,22 +10,24 @@ from __future__ import annotations
 import bisect
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_update_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from salesteam.models import (
     CLOSED_STAGES,
     Deal,
+    DealCredit,
     ExchangeRate,
     Membership,
     Role,
@@ -221,19 +223,55 @@ def _save_deal(deal: Deal, prepared: dict[str, Any], actor: User | None) -> Deal
     return deal
 
 
+def _prepare_with_credits(
+    values: dict[str, Any],
+    ref: ReferenceData,
+    *,
+    actor: User | None,
+    credits: Sequence[CreditInput] | None,
+    current: Sequence[CreditInput] = (),
+) -> tuple[dict[str, Any], list[tuple[User, Decimal]] | None]:
+    """`prepare_deal` and, when a split is given, `deal_credits_validate`; the errors of both at once."""
+    errors: dict[str, list[str]] = {}
+    prepared, split = {}, None
+    try:
+        prepared = prepare_deal(values, ref)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if credits is not None:
+        try:
+            split = deal_credits_validate(
+                credits=credits, current=current, allowed_rep_ids=_allowed_rep_ids(actor)
+            )
+        except ValidationError as error:
+            errors.update(error.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return prepared, split
+
+
 @transaction.atomic
-def deal_create(*, actor: User | None, source: str = "manual", external_id: str = "", **values: Any) -> Deal:
-    """Creates a deal after validating it. Manual deals get a generated external id."""
-    prepared = prepare_deal(
-        values, ReferenceData.load(user_ids=[values["rep"].pk] if values.get("rep") else [])
-    )
+def deal_create(
+    *,
+    actor: User | None,
+    source: str = "manual",
+    external_id: str = "",
+    credits: Sequence[CreditInput] | None = None,
+    **values: Any,
+) -> Deal:
+    """Creates a deal after validating it. Manual deals get a generated external id. `credits`, when
+    given, is the deal's credit split (see `deal_credits_validate`)."""
+    ref = ReferenceData.load(user_ids=[values["rep"].pk] if values.get("rep") else [])
+    prepared, split = _prepare_with_credits(values, ref, actor=actor, credits=credits)
     external_id = external_id or _next_manual_id()
     if Deal.objects.filter(source=source, external_id=external_id).exists():
         raise ValidationError(
             {"external_id": _("A deal with external id “%(id)s” already exists.") % {"id": external_id}}
         )
-    deal = Deal(source=source, external_id=external_id)
-    return _save_deal(deal, prepared, actor)
+    deal = _save_deal(Deal(source=source, external_id=external_id), prepared, actor)
+    if split:
+        deal_credits_replace(actor=actor, splits={deal.pk: (deal.rep_id, split)})
+    return deal
 
 
 def _next_manual_id() -> str:
@@ -241,8 +279,11 @@ def _next_manual_id() -> str:
 
 
 @transaction.atomic
-def deal_update(*, actor: User | None, deal: Deal, **changes: Any) -> Deal:
-    """Applies `changes` to a deal (locked for the update) and keeps the old values in its history."""
+def deal_update(
+    *, actor: User | None, deal: Deal, credits: Sequence[CreditInput] | None = None, **changes: Any
+) -> Deal:
+    """Applies `changes` to a deal (locked for the update) and keeps the old values in its history.
+    `credits`, when given, replaces the deal's credit split; None leaves it as it is."""
     deal = Deal.objects.select_for_update().get(pk=deal.pk)
     values = {key: getattr(deal, key) for key in DEAL_INPUT_FIELDS}
     values.update(changes)
@@ -252,8 +293,22 @@ def deal_update(*, actor: User | None, deal: Deal, **changes: Any) -> Deal:
         and "closed_on" not in changes
     ):
         values["closed_on"] = timezone.localdate()
-    prepared = prepare_deal(values, ReferenceData.load(user_ids=[values["rep"].pk]))
-    return _save_deal(deal, prepared, actor)
+    current = (
+        [CreditInput(c.rep, c.share) for c in deal.credits.select_related("rep")]
+        if credits is not None
+        else []
+    )
+    prepared, split = _prepare_with_credits(
+        values,
+        ReferenceData.load(user_ids=[values["rep"].pk] if values.get("rep") else []),
+        actor=actor,
+        credits=credits,
+        current=current,
+    )
+    deal = _save_deal(deal, prepared, actor)
+    if split is not None:
+        deal_credits_replace(actor=actor, splits={deal.pk: (deal.rep_id, split)})
+    return deal
 
 
 def deal_set_stage(*, actor: User | None, deal: Deal, stage: str, lost_reason: str = "") -> Deal:
@@ -273,6 +328,156 @@ def deal_delete(*, actor: User | None, deal: Deal) -> None:
     """Deletes a deal; its history keeps a deletion record naming who deleted it."""
     deal._history_user = actor
     deal.delete()
+
+
+# --- Credit splits -----------------------------------------------------------------------------------
+
+HUNDRED = Decimal(100)
+SHARE_PLACES = Decimal("0.01")
+
+
+class CreditInput(NamedTuple):
+    """One line of a credit split as entered: a rep (None when not chosen) and a percentage."""
+
+    rep: User | None
+    share: Decimal | None
+
+
+def percent_text(value: Decimal) -> str:
+    """60.00 -> "60 %", 33.33 -> "33.33 %" (in the active language's number format)."""
+    value = value.normalize()
+    if value == value.to_integral_value():
+        value = value.quantize(Decimal(1))
+    return f"{number_format(value)} %"
+
+
+def _rep_key(rep: User) -> int | str:
+    # A rep that a dry run with create-missing would create has no id yet: its username tells it apart.
+    return rep.pk if rep.pk is not None else f"new:{rep.username}"
+
+
+def _allowed_rep_ids(actor: User | None) -> set[int] | None:
+    """Reps whose share `actor` may set, None for anyone (admins and the system)."""
+    if actor is None or actor.is_admin:
+        return None
+    from salesteam.selectors import rep_choices  # the selectors import this module
+
+    return set(rep_choices(user=actor).values_list("pk", flat=True))
+
+
+def deal_credits_validate(
+    *,
+    credits: Sequence[CreditInput],
+    current: Sequence[CreditInput] = (),
+    allowed_rep_ids: set[int] | None = None,
+) -> list[tuple[User, Decimal]]:
+    """The one check of a credit split, used by the form, the API and the import (without queries).
+
+    Rules: each line names a rep and a share above 0 % and at most 100 % with at most two decimals;
+    no rep twice; the shares add up to exactly 100 %. An empty split means "no split": the deal's rep
+    gets 100 %. `current` is the deal's split as stored: a rep outside `allowed_rep_ids` (None: any rep)
+    can be neither added nor have their share changed or removed, so a manager changes the shares of
+    their own reps only. Returns (rep, share) per line; raises ValidationError on "credits" naming each
+    problem.
+    """
+    errors: list[str] = []
+    split: list[tuple[User, Decimal]] = []
+    seen: set[int | str] = set()
+    for rep, share in credits:
+        if rep is None:
+            errors.append(_("Choose a rep for each share."))
+            continue
+        name = rep.display_name
+        if share is None:
+            errors.append(_("Enter the share of %(rep)s.") % {"rep": name})
+            continue
+        if not share.is_finite() or share <= 0:
+            errors.append(_("The share of %(rep)s must be above 0 %%.") % {"rep": name})
+            continue
+        if share > HUNDRED:
+            errors.append(_("The share of %(rep)s cannot be above 100 %%.") % {"rep": name})
+            continue
+        if share != share.quantize(SHARE_PLACES):
+            errors.append(_("Give the share of %(rep)s with at most two decimals.") % {"rep": name})
+            continue
+        key = _rep_key(rep)
+        if key in seen:
+            errors.append(_("%(rep)s is credited more than once; give each rep one share.") % {"rep": name})
+            continue
+        seen.add(key)
+        split.append((rep, share.quantize(SHARE_PLACES)))
+    if not errors and split:
+        total = sum((share for _rep, share in split), Decimal(0))
+        if total != HUNDRED:
+            errors.append(
+                _("Shares add up to %(total)s; they must add up to 100 %%.") % {"total": percent_text(total)}
+            )
+    if allowed_rep_ids is not None:
+        before = {_rep_key(rep): (rep, share) for rep, share in current if rep is not None}
+        after = {_rep_key(rep): share for rep, share in split}
+        for key, (rep, share) in before.items():
+            if key not in allowed_rep_ids and after.get(key) != share and not errors:
+                errors.append(
+                    _("Only a manager of %(rep)s or an admin can change their share of %(share)s.")
+                    % {"rep": rep.display_name, "share": percent_text(share)}
+                )
+        for rep, _share in split:
+            key = _rep_key(rep)
+            if key not in before and rep.pk is not None and key not in allowed_rep_ids:
+                errors.append(
+                    _("You cannot credit %(rep)s: they are not a rep of a team you manage.")
+                    % {"rep": rep.display_name}
+                )
+    if errors:
+        raise ValidationError({"credits": errors})
+    return split
+
+
+@transaction.atomic
+def deal_credits_replace(
+    *,
+    actor: User | None,
+    splits: dict[int, tuple[int, Sequence[tuple[User | int, Decimal]]]],
+    reason: str = "",
+) -> set[int]:
+    """Makes the stored credits of each deal equal to its validated split and returns the ids of the
+    deals whose split changed. `splits` maps a deal id to (the deal's rep id, its split); a split that
+    credits the deal's own rep alone is stored as no split. Idempotent: an unchanged split writes
+    nothing. Each added, changed or removed line gets a history record naming `actor`, all with the
+    same time so that the deal's history shows one change. Called by the deal services and the import.
+    """
+    wanted: dict[int, dict[int, Decimal]] = {}
+    for deal_id, (rep_id, split) in splits.items():
+        shares = {rep if isinstance(rep, int) else rep.pk: share for rep, share in split}
+        wanted[deal_id] = {} if shares == {rep_id: HUNDRED} else shares
+    stored: dict[int, dict[int, DealCredit]] = defaultdict(dict)
+    for credit in DealCredit.objects.filter(deal_id__in=list(wanted)):
+        stored[credit.deal_id][credit.rep_id] = credit
+    added, changed, removed = [], [], []
+    for deal_id, shares in wanted.items():
+        old = stored.get(deal_id, {})
+        removed += [credit for rep_id, credit in old.items() if rep_id not in shares]
+        for rep_id, share in shares.items():
+            credit = old.get(rep_id)
+            if credit is None:
+                added.append(DealCredit(deal_id=deal_id, rep_id=rep_id, share=share))
+            elif credit.share != share:
+                credit.share = share
+                changed.append(credit)
+    now = timezone.now()
+    history = {"default_user": actor, "default_change_reason": reason or None, "default_date": now}
+    for credit in removed:  # one by one: the delete signal writes each line's history record
+        credit._history_user, credit._history_date, credit._change_reason = actor, now, reason or None
+        credit.delete()
+    if changed:
+        bulk_update_with_history(changed, DealCredit, ["share"], batch_size=1000, **history)
+    if added:
+        bulk_create_with_history(added, DealCredit, batch_size=1000, **history)
+    touched = {credit.deal_id for credit in (*added, *changed, *removed)}
+    if touched:
+        # API clients sync on updated_at; the deal's own history is unchanged (its split has its own).
+        Deal.objects.filter(pk__in=touched).update(updated_at=now)
+    return touched
 
 
 # --- People and teams --------------------------------------------------------------------------------

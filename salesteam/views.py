@@ -17,7 +17,14 @@ from django.views.decorators.http import require_POST
 
 from salesteam import selectors, services
 from salesteam.filters import DealFilter
-from salesteam.forms import DealForm, ImportMappingForm, ImportUploadForm, PeopleUploadForm, StageForm
+from salesteam.forms import (
+    DealForm,
+    ImportMappingForm,
+    ImportUploadForm,
+    PeopleUploadForm,
+    StageForm,
+    deal_credit_formset,
+)
 from salesteam.i18n import remember_language
 from salesteam.importing import services as importing
 from salesteam.importing.mapping import DEAL_COLUMNS, PEOPLE_COLUMNS
@@ -68,45 +75,67 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "salesteam/deal_detail.html",
         {
             "deal": deal,
+            "credits": selectors.deal_credit_lines(deal=deal),
+            "can_change": selectors.can_change_deal(user=request.user, deal=deal),
             "history": selectors.deal_history(deal=deal),
             "stage_form": StageForm(initial={"stage": deal.stage}),
         },
     )
 
 
-@login_required
-def deal_create(request: HttpRequest) -> HttpResponse:
-    form = DealForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
+def _deal_form_page(request: HttpRequest, deal=None) -> HttpResponse:
+    """The deal form with its credit split editor, for a new deal or an existing one."""
+    data = request.POST if request.method == "POST" else None
+    initial = DealForm.initial_for(deal) if deal is not None else None
+    form = DealForm(data, user=request.user, initial=initial)
+    reps, allowed = selectors.credit_rep_choices(user=request.user, deal=deal)
+    # Someone who can credit nobody but themselves has no split to make; they see the split as it is.
+    credits = deal_credit_formset(data, reps=reps, allowed=allowed, deal=deal) if len(allowed) > 1 else None
+    credit_errors: list[str] = []
+    # Both are checked, so that the page shows the split's problems along with the deal's.
+    valid = [form.is_valid(), credits is None or credits.is_valid()]
+    if data is not None and all(valid):
+        split = credits.credits(reps) if credits is not None else None
         try:
-            deal = services.deal_create(actor=request.user, **form.cleaned_data)
+            if deal is None:
+                deal = services.deal_create(actor=request.user, credits=split, **form.cleaned_data)
+            else:
+                services.deal_update(actor=request.user, deal=deal, credits=split, **form.cleaned_data)
         except ValidationError as error:
-            add_service_errors(form, error)
+            problems = error.message_dict
+            credit_errors = problems.pop("credits", [])
+            if problems:
+                add_service_errors(form, ValidationError(problems))
         else:
             messages.success(request, _("Deal saved."))
             return redirect("deal_detail", pk=deal.pk)
-    return render(request, "salesteam/deal_form.html", {"form": form})
+    return render(
+        request,
+        "salesteam/deal_form.html",
+        {
+            "form": form,
+            "deal": deal,
+            "credits": credits,
+            "credit_errors": credit_errors,
+            "current_credits": selectors.deal_credit_lines(deal=deal) if deal is not None else [],
+        },
+    )
+
+
+@login_required
+def deal_create(request: HttpRequest) -> HttpResponse:
+    return _deal_form_page(request)
 
 
 @login_required
 def deal_update(request: HttpRequest, pk: int) -> HttpResponse:
-    deal = selectors.deal_get(user=request.user, pk=pk)
-    form = DealForm(request.POST or None, user=request.user, initial=DealForm.initial_for(deal))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.deal_update(actor=request.user, deal=deal, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Deal saved."))
-            return redirect("deal_detail", pk=deal.pk)
-    return render(request, "salesteam/deal_form.html", {"form": form, "deal": deal})
+    return _deal_form_page(request, selectors.deal_get_for_change(user=request.user, pk=pk))
 
 
 @login_required
 @require_POST
 def deal_stage(request: HttpRequest, pk: int) -> HttpResponse:
-    deal = selectors.deal_get(user=request.user, pk=pk)
+    deal = selectors.deal_get_for_change(user=request.user, pk=pk)
     form = StageForm(request.POST)
     if form.is_valid():
         try:
