@@ -492,6 +492,13 @@ def describe_line(line: dict, *, currency: str) -> str:
             text = _("Rule %(rule)s is capped at its maximum of %(max)s = %(amount)s") % values
         else:
             text = _("Capped at the plan's maximum of %(max)s = %(amount)s") % values
+    elif kind == "credit":
+        text = _("Includes %(share)s of deal “%(deal)s”: %(credited)s of its %(revenue)s revenue") % {
+            "share": percent(Decimal(line["inputs"]["share"]) / 100),
+            "deal": line["inputs"]["deal_name"],
+            "credited": money(Decimal(line["inputs"]["revenue"]), currency),
+            "revenue": money(Decimal(line["inputs"]["deal_revenue"]), currency),
+        }
     elif kind == "adjustment":
         values |= {
             "recalculated": money(Decimal(line["inputs"]["recalculated"]), currency),
@@ -669,6 +676,9 @@ class RepInputs:
 
     parts: Parts
     narrowed: dict[tuple[str, int], Parts] = field(default_factory=dict)
+    # Lines of type "credit" (amount 0) naming the split deals whose share is in `parts`; they go into
+    # the breakdown as they are (incentives.credit_selectors).
+    credit_lines: list[dict] = field(default_factory=list)
     goals: list[GoalFacts] = field(default_factory=list)
     days_in_plan: int = 1
     days_in_period: int = 1
@@ -869,7 +879,8 @@ def calculate(rules: list[dict], inputs: RepInputs) -> tuple[list[dict], Decimal
 
     Order: gates first (a plan gate not met zeroes every payout line, a rule's gate that rule's), then
     the payout rules in their
-    order, then caps on single rules, then the cap on the whole plan. Caps scale with proration.
+    order, then caps on single rules, then the cap on the whole plan. Caps scale with proration. The
+    inputs' credit lines close the breakdown.
     """
     lines: list[dict] = []
     plan_gates_met = True
@@ -903,5 +914,6 @@ def calculate(rules: list[dict], inputs: RepInputs) -> tuple[list[dict], Decimal
             facts = {"max": str(limit), "rule": rule.get("rule"), "before": str(paid)}
             extra = {"prorated": inputs.prorated} if inputs.prorated else {}
             lines.append(_line(position, "cap", inputs=facts, amount=limit - paid, **extra))
+    lines += [dict(line) for line in inputs.credit_lines]
     total = round_total(sum((Decimal(line["amount"]) for line in lines), ZERO))
     return lines, total

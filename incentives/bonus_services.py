@@ -36,6 +36,7 @@ from incentives.bonus_selectors import (
     plan_participants,
     plan_span,
 )
+from incentives.credit_selectors import credited_totals
 from incentives.models import (
     AwardDecision,
     AwardMessage,
@@ -100,7 +101,7 @@ def rep_inputs(
 ) -> dict[int, RepInputs]:
     """The inputs of every participant: stored KPI parts for a full calendar period, parts computed on
     demand for the days a prorated rep was in the plan, narrowed parts for narrowed commissions, and
-    the rep's approved goals ending in the period."""
+    the rep's approved goals ending in the period; their revenue and cost are the rep's credited ones."""
     full = [rep_id for rep_id, r in participants.items() if r == [(start, end)]]
     stored = parts_for(scope_type=ScopeType.REP, scope_ids=full, period_type=plan.period, starts=[start])
     narrows = {
@@ -150,6 +151,11 @@ def rep_inputs(
             days_in_plan=sum((hi - lo).days for lo, hi in ranges),
             days_in_period=days_in_period,
         )
+    # Credit splits: commission and quota count each rep's credited share of won deals' revenue and
+    # cost, not the KPI money of the deals they own (docs/incentives.md, "Credit splits").
+    credited = credited_totals(participants=participants, start=start, end=end, narrows=narrows)
+    for rep_id, rep_input in result.items():
+        credited[rep_id].apply_to(rep_input)
     return result
 
 
