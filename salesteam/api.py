@@ -1,6 +1,7 @@
 """The /api/v1/ endpoints of the core domain. Same selectors and services as the HTML pages."""
 
 import json
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
@@ -90,7 +91,9 @@ class DealSerializer(serializers.ModelSerializer):
     )
     stage = serializers.ChoiceField(choices=Stage.choices, default=Stage.LEAD)
     amount_original = serializers.DecimalField(max_digits=14, decimal_places=2)
-    cost_original = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, default=0)
+    cost_original = serializers.DecimalField(
+        max_digits=14, decimal_places=2, required=False, default=Decimal("0.00")
+    )
     currency = serializers.CharField(max_length=3, required=False)
     closed_on = serializers.DateField(required=False, allow_null=True)
     credits = DealCreditSerializer(

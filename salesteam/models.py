@@ -396,7 +396,7 @@ class DealCredit(models.Model):
     class Meta:
         verbose_name = _("deal credit")
         verbose_name_plural = _("deal credits")
-        ordering = ["deal", "-share", "id"]
+        ordering = ["deal_id", "-share", "id"]
         constraints = [
             models.UniqueConstraint(fields=["deal", "rep"], name="deal_credit_unique_rep"),
             models.CheckConstraint(

@@ -86,7 +86,7 @@ def deal_scope(user: User) -> Q:
         credited = DealCredit.objects.filter(
             Q(rep=user) | Q(rep__in=_current_member_ids(managed_team_ids(user)))
         )
-    deal_ids = sorted(set(credited.values_list("deal_id", flat=True)))
+    deal_ids = sorted(set(credited.order_by().values_list("deal_id", flat=True)))
     scope = deal_change_scope(user)
     return scope | Q(pk__in=deal_ids) if deal_ids else scope
 

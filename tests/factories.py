@@ -4,7 +4,19 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from salesteam.models import Campaign, Category, Customer, Deal, Membership, Role, Segment, Stage, Team, User
+from salesteam.models import (
+    Campaign,
+    Category,
+    Customer,
+    Deal,
+    DealCredit,
+    Membership,
+    Role,
+    Segment,
+    Stage,
+    Team,
+    User,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -95,6 +107,17 @@ class DealFactory(factory.django.DjangoModelFactory):
     team = factory.LazyAttribute(
         lambda d: m.team if (m := d.rep.memberships.order_by("-valid_from").first()) else None
     )
+
+
+class DealCreditFactory(factory.django.DjangoModelFactory):
+    """A line of a credit split, written directly: tests of the split's rules go through the services."""
+
+    class Meta:
+        model = DealCredit
+
+    deal = factory.SubFactory(DealFactory)
+    rep = factory.SubFactory(UserFactory)
+    share = Decimal("100.00")
 
 
 def today() -> datetime.date:

@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'deal credit',
                 'verbose_name_plural': 'deal credits',
-                'ordering': ['deal', '-share', 'id'],
+                'ordering': ['deal_id', '-share', 'id'],
                 'constraints': [models.UniqueConstraint(fields=('deal', 'rep'), name='deal_credit_unique_rep'), models.CheckConstraint(condition=models.Q(('share__gt', 0), ('share__lte', 100)), name='deal_credit_share_in_range')],
             },
         ),

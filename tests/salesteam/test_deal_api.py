@@ -51,3 +51,12 @@ def test_schema_and_docs_answer(client, rep):
     client.force_login(rep)
     assert client.get("/api/schema/").status_code == 200
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_a_deal_posted_without_a_cost_costs_nothing(api_client, rep, team):
+    api_client.force_authenticate(rep)
+    data = payload(rep)
+    del data["cost_original"]
+    response = api_client.post("/api/v1/deals/", data, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["cost"] == "0.00"

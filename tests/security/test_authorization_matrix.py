@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from goals.models import Notification
 from kpis.models import KpiRun
-from salesteam.models import ImportJob, Stage
+from salesteam.models import DealCredit, ImportJob, Stage
 from tests.factories import CustomerFactory, DealFactory
 from tests.goals.helpers import draft
 from tests.incentives.bonus_helpers import make_plan
@@ -169,6 +169,35 @@ def test_each_role_reaches_only_what_is_theirs(client, world, template, method, 
     path = template.format(
         **{key: getattr(value, "pk", None) for key, value in world.items() if key != "users"}
     )
+    for role, status in zip(ROLES, expected, strict=True):
+        client.force_login(world["users"][role])
+        data = {"stage": "lost"} if method == "post" else None
+        if method == "patch":
+            response = client.patch(path, data='{"title": "x"}', content_type="application/json")
+        else:
+            response = getattr(client, method)(path, data)
+        assert response.status_code == status, (role, method, path, response.status_code)
+
+
+# The same deal of team North, 40 % of it credited to the rep of South: the credited rep and the
+# manager of their team see it, read only (403 on a change); nobody else's answer changes.
+CREDITED_MATRIX = [
+    ("/deals/{deal}/", "get", (200, 200, 200, 200, 200)),
+    ("/deals/{deal}/edit/", "get", (200, 403, 200, 403, 200)),
+    ("/deals/{deal}/stage/", "post", (302, 403, 302, 403, 302)),
+    ("/api/v1/deals/{deal}/", "get", (200, 200, 200, 200, 200)),
+    ("/api/v1/deals/{deal}/", "patch", (200, 403, 200, 403, 200)),
+]
+
+
+@pytest.mark.parametrize(
+    ("template", "method", "expected"), CREDITED_MATRIX, ids=[f"{m} {t}" for t, m, _ in CREDITED_MATRIX]
+)
+def test_a_credited_rep_and_their_manager_see_the_deal_read_only(client, world, template, method, expected):
+    deal = world["deal"]
+    DealCredit.objects.create(deal=deal, rep=world["users"]["rep"], share=Decimal("60"))
+    DealCredit.objects.create(deal=deal, rep=world["users"]["other_rep"], share=Decimal("40"))
+    path = template.format(deal=deal.pk)
     for role, status in zip(ROLES, expected, strict=True):
         client.force_login(world["users"][role])
         data = {"stage": "lost"} if method == "post" else None
