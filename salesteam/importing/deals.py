@@ -6,6 +6,10 @@ are loaded once, customers once per batch for the ids not seen before, so a batc
 queries whatever its size. Deals are keyed by (source, external_id): a row whose deal exists and has the
 same values changes nothing, which makes re-running an import safe.
 
+An optional `credits` column holds the deal's credit split as "alice:60;bob:40" (rep as in the rep
+column, share in percent); it is checked by `services.deal_credits_validate` like the form's, and an
+empty cell means no split. Without the column, splits made in the app are left as they are.
+
 Most rows of a real file are good. `_quick_fields` computes what `prepare_deal` would return for a row
 that breaks none of its rules, without building its dicts or a ValidationError; any other row goes
 through `prepare_deal` itself, which stays the one place the rules and their messages are written.
@@ -34,6 +38,7 @@ from salesteam.models import (
     Category,
     Customer,
     Deal,
+    DealCredit,
     Role,
     Segment,
     Stage,
@@ -41,7 +46,15 @@ from salesteam.models import (
     TouchPoint,
     User,
 )
-from salesteam.services import MAX_MONEY, ReferenceData, prepare_deal, round_money
+from salesteam.services import (
+    HUNDRED,
+    MAX_MONEY,
+    CreditInput,
+    ReferenceData,
+    deal_credits_validate,
+    prepare_deal,
+    round_money,
+)
 
 UPDATE_FIELDS = [name.removesuffix("_id") for name in COMPARED] + ["updated_at"]
 
@@ -119,6 +132,8 @@ class BatchResult:
     errors: list[RowError] = field(default_factory=list)
     new: list[tuple[str, tuple]] = field(default_factory=list)  # (external_id, values in COMPARED order)
     changed: list[Deal] = field(default_factory=list)
+    # external_id -> (the deal's rep id, its split) for the deals whose credit split is to be replaced
+    credits: dict[str, tuple[int, list[tuple[User, Decimal]]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,6 +143,7 @@ class _Row:
     external_id: str = ""
     values: dict[str, Any] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
+    credit_keys: list[tuple[str, Decimal]] = field(default_factory=list)  # (rep as written, share)
     failed: bool = False
 
 
@@ -147,6 +163,7 @@ class DealImport:
             if header in headers
         ]
         self.stage_map = {str(raw): stage for raw, stage in options.stages.items() if stage}
+        self.maps_credits = "credits" in self.header_of
         self.seen: set[str] = set()
         self.batch_seen: list[str] = []
         self.allowed_rep_ids: set[int] | None = None
@@ -200,10 +217,13 @@ class DealImport:
         self._resolve(rows, result)
         valid = [row for row in rows if not row.failed]
         existing = self._existing([row.external_id for row in valid]) if valid else {}
+        credits = self._stored_credits([stored[0] for stored in existing.values()])
         changed: dict[int, dict[str, Any]] = {}
         today = timezone.localdate()
         for row in valid:
-            self._validate(row, existing.get(row.external_id), changed, result, today)
+            stored = existing.get(row.external_id)
+            current = credits.get(stored[0], []) if stored else []
+            self._validate(row, stored, changed, result, today, current)
         if changed and self.options.commit:
             now = timezone.now()
             for deal in Deal.objects.filter(pk__in=list(changed)):
@@ -229,6 +249,15 @@ class DealImport:
                 "external_id", "pk", *COMPARED
             )
         return {external_id: tuple(stored) for external_id, *stored in rows}
+
+    def _stored_credits(self, deal_ids: list[int]) -> dict[int, list[CreditInput]]:
+        """The stored splits of the batch's existing deals, in one query (none without the column)."""
+        if not self.maps_credits or not deal_ids:
+            return {}
+        splits: dict[int, list[CreditInput]] = {}
+        for credit in DealCredit.objects.filter(deal_id__in=deal_ids).select_related("rep").order_by():
+            splits.setdefault(credit.deal_id, []).append(CreditInput(credit.rep, credit.share))
+        return splits
 
     def _error(self, row: _Row, result: BatchResult, column: str, message: str) -> None:
         value = row.raw.get(column, "")
@@ -286,7 +315,31 @@ class DealImport:
             value = text(raw.get(name))
             if value:
                 row.keys[name] = value
+        if self.maps_credits:
+            self._parse_credits(row, result)
         return row
+
+    def _parse_credits(self, row: _Row, result: BatchResult) -> None:
+        """ "alice:60; bob:40" -> [("alice", 60), ("bob", 40)]; the rep is what precedes the last colon."""
+        for entry in filter(None, (part.strip() for part in text(row.raw.get("credits")).split(";"))):
+            rep_key, colon, share_text = entry.rpartition(":")
+            if not colon or not rep_key.strip():
+                message = _(
+                    "Write the credit split as rep:share separated by semicolons, e.g. alice:60;bob:40."
+                )
+                self._error(row, result, "credits", message)
+                return
+            try:
+                share = parse_amount(
+                    share_text.strip().removesuffix("%"), decimal_comma=self.options.decimal_comma
+                )
+            except ValueError as exc:
+                self._error(row, result, "credits", str(exc))
+                return
+            if share is None:
+                self._error(row, result, "credits", _("Give %(rep)s a share.") % {"rep": rep_key.strip()})
+                return
+            row.credit_keys.append((rep_key.strip(), share))
 
     def _resolve(self, rows: list[_Row], result: BatchResult) -> None:
         """Turns names and codes into ids, creating what is missing when asked to."""
@@ -342,6 +395,14 @@ class DealImport:
                 message = _("Line %(line)s: “%(rep)s” is not a rep of a team you manage.")
                 self._error(row, result, "rep", message % {"line": row.line, "rep": rep_key})
             values["rep"] = rep
+            credits = []
+            for credit_key, share in row.credit_keys:
+                credited = self._rep(credit_key)
+                if credited is None:
+                    message = _("Unknown rep “%(value)s” in the credit split.") % {"value": credit_key}
+                    self._error(row, result, "credits", message)
+                credits.append(CreditInput(credited, share))
+            values["credits"] = credits
             customer_key = keys.get("customer_id")
             customer = self.customers.get(customer_key) if customer_key else None
             if customer_key and customer is None:
@@ -463,6 +524,7 @@ class DealImport:
         changed: dict[int, dict[str, Any]],
         result: BatchResult,
         today: datetime.date,
+        current: list[CreditInput],
     ) -> None:
         """Validates one row and sorts it into new, changed or unchanged."""
         values = row.values
@@ -475,6 +537,20 @@ class DealImport:
                     self._error(row, result, FIELD_TO_COLUMN.get(name, name), " ".join(messages))
                 return
             fields = stored_fields(prepared)
+        split_changed = False
+        if self.maps_credits:
+            try:
+                split = deal_credits_validate(
+                    credits=values["credits"], current=current, allowed_rep_ids=self.allowed_rep_ids
+                )
+            except ValidationError as error:
+                self._error(row, result, "credits", " ".join(error.messages))
+                return
+            split_changed = _shares(split, fields[1]) != _shares(
+                [(c.rep, c.share) for c in current], fields[1]
+            )
+            if split_changed and self.options.commit:
+                result.credits[row.external_id] = (fields[1], split)
         if needs_rounding(values["amount_original"]) or needs_rounding(values["cost_original"]):
             result.counts.rounded += 1
         if stored is None:
@@ -483,11 +559,12 @@ class DealImport:
                 result.new.append((row.external_id, fields))
             return
         pk, *old = stored
-        if tuple(old) == fields:
+        if tuple(old) == fields and not split_changed:
             result.counts.unchanged += 1
             return
         result.counts.updated += 1
-        changed[pk] = dict(zip(COMPARED, fields, strict=True))
+        if tuple(old) != fields:
+            changed[pk] = dict(zip(COMPARED, fields, strict=True))
 
     def _quick_fields(self, values: dict[str, Any], today: datetime.date) -> tuple | None:
         """What `prepare_deal` returns for a row that breaks none of its rules, in COMPARED order, or
@@ -576,3 +653,20 @@ class DealImport:
                 default_user=self.actor,
                 default_change_reason=self.reason,
             )
+        if result.credits:
+            ids = dict(
+                Deal.objects.filter(
+                    source=self.options.source, external_id__in=list(result.credits)
+                ).values_list("external_id", "pk")
+            )
+            services.deal_credits_replace(
+                actor=self.actor,
+                splits={ids[external_id]: split for external_id, split in result.credits.items()},
+                reason=self.reason,
+            )
+
+
+def _shares(split: Iterable[tuple[User, Decimal]], rep_id: int) -> dict:
+    """A split as {rep: share} to compare; the deal's own rep with 100 % is no split."""
+    shares = {rep.pk if rep.pk is not None else f"new:{rep.username}": share for rep, share in split}
+    return {} if shares == {rep_id: HUNDRED} else shares

@@ -28,6 +28,7 @@ DEAL_COLUMNS: dict[str, str] = {
     "created_on": _("Created on"),
     "closed_on": _("Closed on"),
     "lost_reason": _("Lost reason"),
+    "credits": _("Credit split (rep:share; …)"),
 }
 DEAL_REQUIRED = ("external_id", "rep", "customer_id", "stage", "amount", "created_on")
 
@@ -83,6 +84,7 @@ DEAL_HEADER_ALIASES: dict[str, tuple[str, ...]] = {
         "closed at", "expected close date",
     ),
     "lost_reason": ("lost reason", "loss reason", "reason lost", "closed lost reason", "reason"),
+    "credits": ("credit split", "split", "splits", "sales credit", "commission split", "credit splits"),
 }  # fmt: skip
 
 PEOPLE_HEADER_ALIASES: dict[str, tuple[str, ...]] = {
