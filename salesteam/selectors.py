@@ -142,13 +142,13 @@ def credit_rep_choices(*, user: User, deal: Deal | None = None) -> tuple[list[Us
     """For a deal's credit split: the reps to list (those `user` may assign deals to, and those already
     credited on the deal) and the ids of those whose share `user` may set. A credited rep outside them
     keeps their share: only their manager or an admin changes it."""
-    choosable = list(rep_choices(user=user).order_by("full_name", "username"))
+    choosable = list(rep_choices(user=user))
     allowed = {rep.pk for rep in choosable}
     listed = {rep.pk: rep for rep in choosable}
     if deal is not None:
         for credit in deal.credits.all():
             listed.setdefault(credit.rep_id, credit.rep)
-    return list(listed.values()), allowed
+    return sorted(listed.values(), key=lambda rep: (rep.display_name.lower(), rep.pk)), allowed
 
 
 def _credit_history(deal: Deal) -> list[dict]:
