@@ -54,7 +54,8 @@ def current_teams_subquery(user: User) -> QuerySet:
     )
 
 
-def _current_member_ids(team_ids: list[int]) -> QuerySet[Membership]:
+def _current_member_ids(team_ids: list[int] | QuerySet) -> QuerySet[Membership]:
+    """The users who belong today to one of the teams, as a subquery."""
     today = timezone.localdate()
     return (
         Membership.objects.filter(team__in=team_ids, valid_from__lte=today)
@@ -84,7 +85,7 @@ def deal_scope(user: User) -> Q:
     credited = DealCredit.objects.filter(rep=user)
     if user.is_manager:
         credited = DealCredit.objects.filter(
-            Q(rep=user) | Q(rep__in=_current_member_ids(managed_team_ids(user)))
+            Q(rep=user) | Q(rep__in=_current_member_ids(managed_teams_subquery(user)))
         )
     deal_ids = sorted(set(credited.order_by().values_list("deal_id", flat=True)))
     scope = deal_change_scope(user)
