@@ -1,8 +1,8 @@
 """`seed_demo` gives the bonus pages something to show: a plan, awards in every state, payroll, a question."""
 
 import io
-from decimal import Decimal
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 from dateutil.relativedelta import relativedelta
