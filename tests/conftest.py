@@ -4,17 +4,23 @@ import pytest
 from rest_framework.test import APIClient
 
 from salesteam.models import Role
+from tests.browser.requirements import browser_requirements_missing
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `redis` skip without REDIS_URL locally, but fail under CI=true."""
-    if os.environ.get("REDIS_URL") or os.environ.get("CI") == "true":
+    """Tests marked `redis` skip without REDIS_URL locally, and tests marked `browser` without what they
+    need (tests/browser/conftest.py); under CI=true neither skips, so a missing service fails."""
+    if os.environ.get("CI") == "true":
         return
-    skip = pytest.mark.skip(reason="needs Redis: set REDIS_URL (CI sets it) to run this test")
+    redis_skip = pytest.mark.skip(reason="needs Redis: set REDIS_URL (CI sets it) to run this test")
+    browser_missing = browser_requirements_missing()
+    browser_skip = pytest.mark.skip(reason=f"browser test needs {browser_missing} (CI has them)")
     for item in items:
-        if "redis" in item.keywords:
-            item.add_marker(skip)
+        if "redis" in item.keywords and not os.environ.get("REDIS_URL"):
+            item.add_marker(redis_skip)
+        if "browser" in item.keywords and browser_missing:
+            item.add_marker(browser_skip)
 
 
 @pytest.fixture(autouse=True)
