@@ -172,8 +172,9 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-def artifact_name(node_name: str) -> str:
-    return "".join(char if char.isalnum() or char in "-_" else "-" for char in node_name).strip("-")
+def artifact_name(item) -> str:
+    """The test module's name without `test_`: one journey per module."""
+    return item.path.stem.removeprefix("test_")
 
 
 @pytest.fixture
@@ -202,7 +203,7 @@ def open_page(request, browser, live_app, transactional_db):
 
     yield open_
     if request.node.stash.get(FAILED, False):
-        name = artifact_name(request.node.name)
+        name = f"{artifact_name(request.node)}-{request.node.name}"
         for number, context in enumerate(contexts, start=1):
             for index, page in enumerate(context.pages, start=1):
                 page.screenshot(path=ARTIFACTS / f"FAILED-{name}-{number}-{index}.png", full_page=True)
@@ -214,10 +215,10 @@ def open_page(request, browser, live_app, transactional_db):
 
 @pytest.fixture
 def shot(request):
-    """Saves the screen as var/test-artifacts/<test>-<label>.png (full page)."""
+    """Saves the screen as var/test-artifacts/<module without test_>-<label>.png (full page)."""
 
     def save(page, label: str) -> Path:
-        path = ARTIFACTS / f"{artifact_name(request.node.name)}-{label}.png"
+        path = ARTIFACTS / f"{artifact_name(request.node)}-{label}.png"
         page.screenshot(path=path, full_page=True)
         return path
 

@@ -5,6 +5,19 @@ document.addEventListener("change", (event) => {
   }
 });
 
+// A table wider than its box scrolls sideways inside it; keyboard users reach it with Tab.
+const focusableWhenScrolling = () => {
+  document.querySelectorAll(".table-wrap").forEach((wrap) => {
+    if (wrap.scrollWidth > wrap.clientWidth) {
+      wrap.tabIndex = 0;
+    } else {
+      wrap.removeAttribute("tabindex");
+    }
+  });
+};
+focusableWhenScrolling();
+window.addEventListener("resize", focusableWhenScrolling);
+
 // The policy forbids inline handlers (onclick=...): buttons that print carry the class js-print.
 document.addEventListener("click", (event) => {
   if (event.target.closest(".js-print")) {
