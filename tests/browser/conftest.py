@@ -102,7 +102,7 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="package")
-def live_app(django_db_setup, django_db_blocker, tmp_path_factory) -> LiveApp:
+def live_app(django_db_setup, tmp_path_factory) -> LiveApp:
     """gunicorn and `celery worker` on the test database, for all the browser tests."""
     missing = browser_requirements_missing()
     if missing:  # locally the tests were skipped at collection; under CI=true this is a failure
@@ -150,7 +150,9 @@ def live_app(django_db_setup, django_db_blocker, tmp_path_factory) -> LiveApp:
 
 @pytest.fixture(scope="package")
 def browser(live_app):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15_000)  # as the actions: a loaded machine answers slower than 5 s
 
     # Playwright's sync API keeps an asyncio loop in this thread, which Django takes for an async
     # context; the test code around it is plain synchronous code, so the ORM may run here.

@@ -41,7 +41,8 @@ def worker_idle(worker: str, *, seconds: float = 60) -> None:
     while time.monotonic() < deadline:
         with celery_app.connection_for_write() as connection:
             waiting = connection.default_channel.client.llen("celery")  # Redis: the queue is a list
-        busy = waiting or any((inspect.active() or {}).values()) or any((inspect.reserved() or {}).values())
+        active, reserved = inspect.active(), inspect.reserved()  # None: the worker did not answer
+        busy = waiting or active is None or reserved is None or any(active.values()) or any(reserved.values())
         quiet = 0 if busy else quiet + 1
         if quiet >= 2:
             return
