@@ -6,7 +6,7 @@ The Content-Security-Policy forbids inline styles, so sizes are SVG attributes, 
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.utils.formats import date_format, number_format
@@ -27,9 +27,9 @@ def _share(value, total) -> float | None:
 
 @register.filter
 def evidence_date(value):
-    """An ISO date kept as text in a SMART check's evidence, in the user's short date format."""
+    """An ISO date kept as text in a SMART check's evidence, in the user's date format."""
     try:
-        return date_format(datetime.date.fromisoformat(value), "SHORT_DATE_FORMAT")
+        return date_format(datetime.date.fromisoformat(value), "DATE_FORMAT")
     except (TypeError, ValueError):
         return value
 
@@ -41,6 +41,19 @@ def evidence_number(value):
         return number_format(Decimal(value).normalize(), force_grouping=True)
     except (TypeError, ArithmeticError):
         return value
+
+
+@register.filter
+def evidence_change(value):
+    """A change kept as a fraction in a SMART check's evidence (0.25), as a signed percentage ("+25 %")."""
+    try:
+        percent = (Decimal(value) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP).normalize()
+    except (TypeError, ArithmeticError):
+        return value
+    if percent == percent.to_integral():
+        percent = percent.quantize(Decimal(1))
+    sign = "+" if percent > 0 else ""
+    return f"{sign}{number_format(percent, force_grouping=True)} %"
 
 
 @register.simple_tag

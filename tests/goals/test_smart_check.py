@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from goals import services
 from goals.models import Goal
@@ -82,6 +83,21 @@ def test_achievable_reports_best_and_median_change_and_flags_a_stretch(rep, cloc
     assert Decimal(evidence["required_change"]) == Decimal("0.25")
     assert achievable["status"] == "warning"
     assert evidence["flag"] == ("unrealistic" if Decimal("0.25") > 2 * max(changes) else "stretch")
+
+
+def test_the_page_shows_changes_as_signed_percentages(client, rep, clock):
+    history(rep, ["1000.00", "1100.00", "1320.00", "1188.00"])  # +10 %, +20 %, -10 %
+    goal = draft(
+        rep, target_kind=Goal.TargetKind.RELATIVE, target_value=None, relative_change=Decimal("0.25")
+    )
+    client.force_login(rep)
+
+    page = client.get(reverse("goals:goal_detail", args=[goal.pk]), {"check": "1"})
+
+    text = " ".join(page.text.split())
+    assert "<dt>Change needed</dt><dd>+25 %</dd>" in text
+    assert "<dt>Best change so far</dt><dd>+20 %</dd>" in text
+    assert "<dt>Median change</dt><dd>+10 %</dd>" in text
 
 
 def test_far_above_the_best_change_is_unrealistic_and_needs_acknowledgement(rep, manager, clock):

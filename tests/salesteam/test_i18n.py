@@ -211,8 +211,8 @@ def test_the_dutch_catalogue_is_complete_and_compiled():
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
-        ("nl", "Uitgangswaarde 1.234,5 (3-7-2023 tot 31-12-2023); doelwaarde 10.000."),
-        ("en", "Baseline 1,234.5 (07/03/2023 to 12/31/2023); target 10,000."),
+        ("nl", "Uitgangswaarde 1.234,5 (3 juli 2023 tot 31 december 2023); doelwaarde 10.000."),
+        ("en", "Baseline 1,234.5 (July 3, 2023 to Dec. 31, 2023); target 10,000."),
     ],
 )
 def test_the_smart_check_shows_its_evidence_in_the_locale(client, rep, monkeypatch, language, expected):
