@@ -1,9 +1,11 @@
 """Wiring of the goal pages and the API: status codes, scoping (404 outside it) and bounded queries."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from goals import services
 from goals.models import Goal
@@ -32,6 +34,10 @@ def test_pages_render_for_the_owner_and_404_outside_the_scope(client, rep, other
         assert client.get(reverse(name)).status_code == 200
     detail = client.get(reverse("goals:goal_detail", args=[goal.pk]))
     assert detail.status_code == 200
+    # One day measured: no chart yet, a note instead; two days make a line.
+    assert b"goal-chart" not in detail.content and b"the nightly run adds one point a day" in detail.content
+    services.goal_refresh(goal_id=goal.pk, today=timezone.localdate() + datetime.timedelta(days=1))
+    detail = client.get(reverse("goals:goal_detail", args=[goal.pk]))
     assert b"goal-chart" in detail.content and b"style=" not in detail.content
     assert client.get(reverse("goals:team_goals")).status_code == 404
     client.force_login(other_rep)
