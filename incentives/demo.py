@@ -6,12 +6,14 @@ quota (paid only with a gross margin of at least 10 %), and a cap. The KPIs are 
 the last six ended months and the running one are evaluated: the managers approved all but the last
 ended month, the oldest three months went to payroll, and one rep asked a question about last month's
 award, so that earnings, statements, approvals and payroll all have something to show. A few kudos
-start the recognition feed. A second plan races the reps for new customers over the running month.
+start the recognition feed, two of a rep's deals credit a colleague 40 %, and a second plan races the
+reps for new customers over the running month.
 """
 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
@@ -30,7 +32,8 @@ from incentives.models import (
 )
 from kpis import services as kpi_services
 from kpis.models import KpiRun
-from salesteam.models import Role, Team, User
+from salesteam import services as sales_services
+from salesteam.models import Deal, Role, Stage, Team, User
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +84,7 @@ def seed(*, reset: bool = False) -> int:
     plan.teams.set(Team.objects.filter(memberships__user__username__startswith=DEMO_PREFIX).distinct())
     PlanVersion.objects.create(plan=plan, valid_from=first, rules=validate_rules(RULES))
 
+    _split_deals(since=first, before=this_month)
     _compute_kpis()
     months = [first + relativedelta(months=n) for n in range(MONTHS)]
     race = _race(this_month, plan.teams.all())
@@ -123,6 +127,28 @@ def _race(month, teams) -> IncentivePlan:
     ]
     PlanVersion.objects.create(plan=race, valid_from=month, rules=validate_rules(rules))
     return race
+
+
+def _split_deals(*, since, before) -> None:
+    """Two of Anna's won deals, closed with Bram's help, credit him 40 %: the bonus breakdowns of both
+    show the split."""
+    anna = User.objects.filter(username="rep.anna").first()
+    bram = User.objects.filter(username="rep.bram").first()
+    manager = User.objects.filter(managed_teams__memberships__user=anna).first() if anna else None
+    if not (anna and bram and manager):
+        return
+    deals = Deal.objects.filter(
+        rep=anna, stage=Stage.WON, closed_on__gte=since, closed_on__lt=before
+    ).order_by("-amount")
+    for deal in deals[:2]:
+        sales_services.deal_update(
+            actor=manager,
+            deal=deal,
+            credits=[
+                sales_services.CreditInput(anna, Decimal("60")),
+                sales_services.CreditInput(bram, Decimal("40")),
+            ],
+        )
 
 
 def _compute_kpis() -> None:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from incentives import demo
 from incentives.models import AwardQuestion, BonusAward, IncentivePlan, Kudos, PayrollExport
+from salesteam.models import DealCredit
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +42,27 @@ def test_the_demo_has_awards_in_every_state_of_the_last_months():
     # Every award is explained line by line, and some reps earned something.
     assert all(a.breakdown for a in BonusAward.objects.filter(plan=plan))
     assert BonusAward.objects.filter(plan=plan, total__gt=0).exists()
+
+
+def test_two_of_annas_deals_credit_bram_and_both_breakdowns_show_it():
+    seed()
+
+    split = DealCredit.objects.filter(rep__username="rep.bram", share=Decimal("40"))
+    assert split.count() == 2
+    assert set(
+        DealCredit.objects.filter(deal__in=split.values("deal")).values_list("rep__username", "share")
+    ) == {
+        ("rep.anna", Decimal("60")),
+        ("rep.bram", Decimal("40")),
+    }
+    months = {credit.deal.closed_on.replace(day=1) for credit in split.select_related("deal")}
+    for name in ("rep.anna", "rep.bram"):
+        lines = [
+            line
+            for award in BonusAward.objects.filter(rep__username=name, period_start__in=months)
+            for line in award.breakdown
+        ]
+        assert any(line["type"] == "credit" for line in lines), name
 
 
 def test_the_demo_races_the_reps_for_new_customers_this_month():
