@@ -46,6 +46,8 @@ class GoalSerializer(serializers.ModelSerializer):
     )
     parent = serializers.PrimaryKeyRelatedField(queryset=Goal.objects.none(), required=False, allow_null=True)
     milestones = MilestoneSerializer(many=True, required=False)
+    # Declared so that the schema lists "" (not measured yet): a read-only model field loses allow_blank.
+    pace = serializers.ChoiceField(choices=Goal.Pace.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Goal
@@ -169,6 +171,7 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     serializer_class = NotificationSerializer
     filter_backends = []
+    lookup_value_regex = r"\d+"  # the id goes to the selector as it is: anything else is a 404
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

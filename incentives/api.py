@@ -2,6 +2,7 @@
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -47,10 +48,35 @@ class EntrySerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class WithinSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class LeaderboardSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    unit = serializers.CharField()
+    entity = serializers.CharField()
+    within = WithinSerializer()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    money_hidden = serializers.BooleanField()
+    entries = EntrySerializer(many=True)
+
+
+class OneObjectSchema(AutoSchema):
+    """The answer of `list` is one object (a whole leaderboard), not an array."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 class LeaderboardViewSet(viewsets.GenericViewSet):
     filter_backends = []
     pagination_class = None
     serializer_class = EntrySerializer
+    schema = OneObjectSchema()
 
     @extend_schema(
         parameters=[
@@ -62,7 +88,8 @@ class LeaderboardViewSet(viewsets.GenericViewSet):
             OpenApiParameter("date", str),
             OpenApiParameter("date_from", str),
             OpenApiParameter("date_to", str),
-        ]
+        ],
+        responses=LeaderboardSerializer,
     )
     def list(self, request):
         """One leaderboard: ranked entries, then those below the minimum activity (rank null)."""
@@ -81,19 +108,17 @@ class LeaderboardViewSet(viewsets.GenericViewSet):
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
         )
-        entries = self.get_serializer([*board.ranked, *board.unranked], many=True).data
-        return Response(
-            {
-                "metric": board.metric.slug,
-                "unit": board.metric.unit,
-                "entity": board.entity,
-                "within": {"type": board.within[0], "id": board.within[1], "name": board.within_name},
-                "start": board.start,
-                "end": board.end,
-                "money_hidden": board.money_hidden,
-                "entries": entries,
-            }
-        )
+        board_data = {
+            "metric": board.metric.slug,
+            "unit": board.metric.unit,
+            "entity": board.entity,
+            "within": {"type": board.within[0], "id": board.within[1], "name": board.within_name},
+            "start": board.start,
+            "end": board.end,
+            "money_hidden": board.money_hidden,
+            "entries": [*board.ranked, *board.unranked],
+        }
+        return Response(LeaderboardSerializer(board_data).data)
 
 
 class BadgeSerializer(serializers.ModelSerializer):

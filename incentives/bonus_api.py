@@ -101,7 +101,7 @@ class AwardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return self._decide(request, bonus_services.award_reject)
 
     @extend_schema(request=QuestionPostSerializer, responses=QuestionSerializer(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)  # every thread, not a page
     def questions(self, request, pk=None):
         """The award's question threads; POST asks (the rep) or replies (the rep, their managers)."""
         award = self.get_object()

@@ -270,8 +270,13 @@ def team_list(*, user: User) -> QuerySet[Team]:
         teams = user.managed_teams.all()
     else:
         teams = Team.objects.filter(pk__in=current_team_ids(user))
-    return teams.prefetch_related("managers").annotate(
-        member_count=Count("memberships", filter=Q(memberships__valid_to__isnull=True), distinct=True)
+    # Ordered explicitly: with the count's GROUP BY, Meta.ordering no longer applies and pages would shift.
+    return (
+        teams.prefetch_related("managers")
+        .annotate(
+            member_count=Count("memberships", filter=Q(memberships__valid_to__isnull=True), distinct=True)
+        )
+        .order_by("name", "pk")
     )
 
 

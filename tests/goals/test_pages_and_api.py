@@ -115,6 +115,17 @@ def test_the_api_runs_the_whole_workflow(api_client, rep, manager, other_manager
     assert read.data["read_at"] is not None
 
 
+def test_marking_a_notification_read_with_an_id_that_is_not_a_number_answers_404(
+    api_client, rep, manager, clock
+):
+    submitted(rep)
+    api_client.force_authenticate(manager)
+    for bad in ("null", "abc", "1.5"):
+        assert api_client.post(f"/api/v1/notifications/{bad}/read/").status_code == 404
+    notification = api_client.get("/api/v1/notifications/").data["results"][0]
+    assert api_client.post(f"/api/v1/notifications/{notification['id']}/read/").status_code == 200
+
+
 def test_the_api_returns_smart_errors_per_field(api_client, rep, clock):
     api_client.force_authenticate(rep)
     goal = draft(rep, title="", end_on=D(2023, 12, 31), start_on=D(2023, 7, 1))
