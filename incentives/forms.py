@@ -1,14 +1,20 @@
 """Forms of the recognition pages; rules live in incentives.services."""
 
 from django import forms
+from django.db.models import QuerySet
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from incentives.models import KUDOS_MAX_LENGTH, KudosReaction
+from salesteam.forms import LongSelect
+from salesteam.models import User
+from salesteam.selectors import display_names
 
 
 class KudosForm(forms.Form):
-    recipient = forms.TypedChoiceField(label=_("To"), coerce=int, required=False, empty_value=None)
+    recipient = forms.TypedChoiceField(
+        label=_("To"), coerce=int, required=False, empty_value=None, widget=LongSelect
+    )
     team = forms.TypedChoiceField(
         label=_("Or a shout-out to the team"), coerce=int, required=False, empty_value=None
     )
@@ -20,13 +26,14 @@ class KudosForm(forms.Form):
     deal = forms.IntegerField(label=_("Deal number (optional)"), required=False, min_value=1)
     goal = forms.IntegerField(label=_("Goal number (optional)"), required=False, min_value=1)
 
-    def __init__(self, *args, recipients=(), teams=(), **kwargs):
+    def __init__(self, *args, recipients: QuerySet[User] | None = None, teams=(), **kwargs):
         super().__init__(*args, **kwargs)
         # Interpolated here, in the request's language, not once at import.
         self.fields["message"].help_text = gettext("Plain text, up to %(max)s characters.") % {
             "max": KUDOS_MAX_LENGTH
         }
-        self.fields["recipient"].choices = [("", "—"), *((u.pk, u.display_name) for u in recipients)]
+        names = display_names(recipients) if recipients is not None else {}
+        self.fields["recipient"].choices = [("", "—"), *names.items()]
         if teams:
             self.fields["team"].choices = [("", "—"), *((t.pk, t.name) for t in teams)]
         else:

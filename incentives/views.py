@@ -21,11 +21,8 @@ from salesteam.views import add_service_errors
 
 
 def _kudos_form(request: HttpRequest, data=None, initial=None) -> KudosForm:
-    teams = [
-        t
-        for t in selectors.team_list(user=request.user)
-        if t.pk in selectors.shout_out_team_ids(request.user)
-    ]
+    shout_out_ids = set(selectors.shout_out_team_ids(request.user))
+    teams = [t for t in selectors.team_list(user=request.user) if t.pk in shout_out_ids]
     return KudosForm(
         data,
         initial=initial,

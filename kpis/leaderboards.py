@@ -116,7 +116,7 @@ def participants(*, within: tuple[str, int], day: datetime.date) -> dict[int, st
     """Active reps in the board: current members of the team, or of any team (company, segment)."""
     team_ids = [within[1]] if within[0] == ScopeType.TEAM else None
     reps = User.objects.filter(is_active=True, pk__in=_members(day, team_ids).values("user_id"))
-    return {u.pk: u.display_name for u in reps.only("username", "full_name", "first_name", "last_name")}
+    return sales_selectors.display_names(reps)
 
 
 def board_teams(*, user: User) -> list[Team]:
@@ -172,8 +172,9 @@ def _stored_parts(
 ) -> dict[int, Parts]:
     rows = KpiValue.objects.filter(
         scope_type=scope_type, period_type=period_type, period_start=start, scope_id__in=ids
-    )
-    return {row.scope_id: Parts.from_obj(row) for row in rows}
+    ).values_list("scope_id", *Parts.field_names())
+    # Tuples, not model instances: a company board reads a row per rep.
+    return {scope_id: Parts(*values) for scope_id, *values in rows}
 
 
 def _computed_parts(
@@ -322,8 +323,44 @@ def leaderboard(
 
     if metric not in METRIC_BY_SLUG:
         raise Http404
-    settings_row = settings_row or RecognitionSettings.load()
-    the_metric = METRIC_BY_SLUG[metric]
+    if entity == ScopeType.TEAM:
+        within, within_name = (ScopeType.COMPANY, 0), str(_("Company"))
+        names = {t.pk: t.name for t in Team.objects.all()}
+    else:
+        within, within_name = within_get(user=user, within_type=within_type, within_id=within_id)
+        names = participants(within=within, day=timezone.localdate())
+    return _board(
+        user=user,
+        metric=METRIC_BY_SLUG[metric],
+        entity=entity,
+        within=within,
+        within_name=within_name,
+        names=names,
+        period_type=period_type,
+        day=day,
+        date_from=date_from,
+        date_to=date_to,
+        settings_row=settings_row or RecognitionSettings.load(),
+        latest_run=latest_run_id(),
+    )
+
+
+def _board(
+    *,
+    user: User | None,
+    metric: Metric,
+    entity: str,
+    within: tuple[str, int],
+    within_name: str,
+    names: dict[int, str],
+    period_type: str | None,
+    day: datetime.date | None,
+    date_from: datetime.date | None,
+    date_to: datetime.date | None,
+    settings_row,
+    latest_run: int | None,
+) -> Board:
+    """The board of `names` (its participants, already resolved and allowed) ranked on `metric`."""
     today = timezone.localdate()
     if period_type is None:
         if date_from is None or date_to is None or date_from >= date_to:
@@ -332,14 +369,8 @@ def leaderboard(
     else:
         start = engine.period_start(period_type, day or today)
         end = engine.period_end(period_type, start)
-    if entity == ScopeType.TEAM:
-        within, within_name = (ScopeType.COMPANY, 0), str(_("Company"))
-        names = {t.pk: t.name for t in Team.objects.all()}
-    else:
-        within, within_name = within_get(user=user, within_type=within_type, within_id=within_id)
-        names = participants(within=within, day=today)
     ranked, unranked = rank_board(
-        metric=the_metric,
+        metric=metric,
         entity=entity,
         within=within,
         start=start,
@@ -349,7 +380,7 @@ def leaderboard(
         settings_row=settings_row,
     )
     board = Board(
-        metric=the_metric,
+        metric=metric,
         entity=entity,
         within=within,
         within_name=within_name,
@@ -358,13 +389,13 @@ def leaderboard(
         period_type=period_type,
         ranked=ranked,
         unranked=unranked,
-        money_hidden=money_hidden_for(user, settings_row.reps_see_money) and the_metric.unit == "money",
+        money_hidden=money_hidden_for(user, settings_row.reps_see_money) and metric.unit == "money",
         min_activity={"closed": settings_row.min_closed_deals, "won": settings_row.min_won_deals}.get(
-            the_metric.activity, 0
+            metric.activity, 0
         ),
     )
     if period_type is not None and within[0] != ScopeType.SEGMENT:
-        previous = previous_ranks(key=board.key, before_run_id=latest_run_id())
+        previous = previous_ranks(key=board.key, before_run_id=latest_run)
         if previous is not None:
             for entry in ranked:
                 entry.previous_rank = previous.get(entry.id)
@@ -403,19 +434,28 @@ def ranks_for_snapshot(
 
 
 def hall_of_fame(*, user: User | None, team_id: int, day: datetime.date, settings_row=None) -> list[Board]:
-    """The month's board of every metric within a team, for the recognition page and the wallboard."""
+    """The month's board of every metric within a team, for the recognition page and the wallboard.
+    The team, its people and the latest run are read once for all the boards."""
     from incentives.models import RecognitionSettings
 
     settings_row = settings_row or RecognitionSettings.load()
+    within, within_name = within_get(user=user, within_type=ScopeType.TEAM, within_id=team_id)
+    names = participants(within=within, day=timezone.localdate())
+    latest_run = latest_run_id()
     return [
-        leaderboard(
+        _board(
             user=user,
-            metric=m.slug,
-            within_type=ScopeType.TEAM,
-            within_id=team_id,
+            metric=m,
+            entity=ScopeType.REP,
+            within=within,
+            within_name=within_name,
+            names=names,
             period_type=PeriodType.MONTH,
             day=day,
+            date_from=None,
+            date_to=None,
             settings_row=settings_row,
+            latest_run=latest_run,
         )
         for m in METRICS
     ]

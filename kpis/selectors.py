@@ -82,8 +82,9 @@ def scope_names(scope_type: str, ids: list[int] | None = None, *, display: bool 
     model = SCOPE_MODELS[scope_type]
     objects = model.objects.all() if ids is None else model.objects.filter(pk__in=ids)
     if model is User:
-        users = objects.only("username", "full_name", "first_name", "last_name")
-        return {u.pk: u.display_name if display else u.username for u in users}
+        if display:
+            return sales_selectors.display_names(objects)
+        return dict(objects.values_list("pk", "username"))
     return {o.pk: str(o) for o in objects}
 
 
@@ -102,8 +103,8 @@ def parts_for(
     """Stored parts for every requested (scope id, period start), zero where nothing is stored."""
     rows = KpiValue.objects.filter(
         scope_type=scope_type, scope_id__in=scope_ids, period_type=period_type, period_start__in=starts
-    )
-    found = {(row.scope_id, row.period_start): Parts.from_obj(row) for row in rows}
+    ).values_list("scope_id", "period_start", *Parts.field_names())
+    found = {(scope_id, start): Parts(*values) for scope_id, start, *values in rows}
     return {
         (scope_id, start): found.get((scope_id, start)) or engine.empty_parts(scope_type)
         for scope_id in scope_ids

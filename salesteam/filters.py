@@ -5,13 +5,16 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from salesteam import selectors
+from salesteam.forms import LongSelect
 from salesteam.models import Category, Deal, Segment, Stage, Team, User
 
 
 class DealFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="search")
-    stage = django_filters.MultipleChoiceFilter(label=_("Stage"), choices=Stage.choices)
-    rep = django_filters.ModelChoiceFilter(label=_("Rep"), queryset=User.objects.all())
+    # A column of the deal itself: no join can repeat a row, and DISTINCT would make PostgreSQL sort
+    # every matching deal before the page's LIMIT.
+    stage = django_filters.MultipleChoiceFilter(label=_("Stage"), choices=Stage.choices, distinct=False)
+    rep = django_filters.ModelChoiceFilter(label=_("Rep"), queryset=User.objects.all(), widget=LongSelect)
     team = django_filters.ModelChoiceFilter(label=_("Team"), queryset=Team.objects.all())
     segment = django_filters.ModelChoiceFilter(
         label=_("Segment"), field_name="customer__segment", queryset=Segment.objects.all()

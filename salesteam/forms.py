@@ -1,5 +1,7 @@
 from django import forms
 from django.conf import settings
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from salesteam import selectors
@@ -15,6 +17,40 @@ from salesteam.models import (
     User,
 )
 from salesteam.services import CreditInput
+
+
+def _html_attrs(attrs: dict) -> str:
+    """Attributes as Django's widgets/attrs.html writes them: True bare, False left out, escaped."""
+    return "".join(
+        f" {conditional_escape(name)}"
+        if value is True
+        else f' {conditional_escape(name)}="{conditional_escape(value)}"'
+        for name, value in attrs.items()
+        if value is not False
+    )
+
+
+class LongSelect(forms.Select):
+    """A select with the same markup as Django's, written in Python: Django renders a template per
+    option, which costs tens of milliseconds for the thousands of people of a company."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        html = [f'<select name="{conditional_escape(widget["name"])}"{_html_attrs(widget["attrs"])}>']
+        for group_name, options, _index in widget["optgroups"]:
+            if group_name:
+                html.append(f'\n  <optgroup label="{conditional_escape(group_name)}">')
+            # Each option ends a line, as Django's option template does.
+            html.extend(
+                f'\n  <option value="{conditional_escape(str(option["value"]))}"'
+                f"{_html_attrs(option['attrs'])}>{conditional_escape(option['label'])}</option>\n"
+                for option in options
+            )
+            if group_name:
+                html.append("\n  </optgroup>")
+        html.append("\n</select>")
+        # Every value and label above is escaped.
+        return SafeString("".join(html))
 
 
 class DateInput(forms.DateInput):

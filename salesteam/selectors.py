@@ -241,6 +241,12 @@ def pipeline(*, user: User, per_stage: int = 20) -> list[dict]:
     return groups
 
 
+def display_names(users: QuerySet[User]) -> dict[int, str]:
+    """The names people see, by user id, read without building a model instance per person (a
+    company-wide leaderboard or scope list has thousands)."""
+    return {pk: User.name_from(*names) for pk, *names in users.values_list("pk", *User.NAME_FIELDS)}
+
+
 def rep_choices(*, user: User) -> QuerySet[User]:
     """The reps `user` may assign a deal to."""
     if user.is_admin:
