@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 DEALS ?= 1000000
 
-.PHONY: run setup test lint format bench migrate messages clean
+.PHONY: run setup test lint format audit bench migrate messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,15 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Security checks (docs/security.md): bandit fails on a high-severity finding (the others are explained
+# there); pip-audit asks PyPI's vulnerability data about every installed package and, with --strict,
+# fails when a package could not be checked. It needs PyPI's JSON API, so it is not part of `make lint`.
+audit: $(STAMP)
+	$(BIN)/bandit -q -r salesteam kpis goals incentives -x "*/migrations/*" --severity-level high
+	$(BIN)/pip-audit --skip-editable --strict --progress-spinner off
+
 # Benchmarks run against PostgreSQL and Redis (the KPI run's workers); the database is created if missing
-# and its contents replaced.
+# and its contents replaced. The load run (benchmarks/load.py) starts gunicorn and locust on 127.0.0.1.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/salesteam_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/2
 

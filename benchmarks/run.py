@@ -19,6 +19,7 @@ from pathlib import Path
 MODULES = [
     "benchmarks.imports",
     "benchmarks.kpis",
+    "benchmarks.load",
 ]
 
 
