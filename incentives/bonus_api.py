@@ -233,6 +233,7 @@ class PlanViewSet(
 
     serializer_class = PlanSerializer
     filterset_fields = ["status", "period"]
+    lookup_value_regex = r"\d+"  # `contests` reads the id as a number: anything else is a 404
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

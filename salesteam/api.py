@@ -136,6 +136,7 @@ class DealSerializer(serializers.ModelSerializer):
 class DealViewSet(viewsets.ModelViewSet):
     serializer_class = DealSerializer
     filterset_class = DealFilter
+    lookup_value_regex = r"\d+"  # changes pass the id to the selector as it is: anything else is a 404
     search_fields = []
     ordering_fields = ["created_on", "closed_on", "amount", "updated_at"]
 

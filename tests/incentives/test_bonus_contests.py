@@ -333,6 +333,12 @@ def test_managers_see_values_and_people_outside_the_plan_get_404(
     assert api_client.get(f"/api/v1/plans/{plan_id}/contests/").status_code == 404
 
 
+def test_a_plan_id_that_is_not_a_number_answers_404(api_client, rep):
+    api_client.force_authenticate(rep)
+    for bad in ("abc", "null", "1.5"):
+        assert api_client.get(f"/api/v1/plans/{bad}/contests/").status_code == 404
+
+
 @pytest.mark.django_db
 def test_the_standings_page_issues_a_bounded_number_of_queries(
     clock, nightly, team, rep, client, django_assert_max_num_queries

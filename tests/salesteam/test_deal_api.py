@@ -60,3 +60,13 @@ def test_a_deal_posted_without_a_cost_costs_nothing(api_client, rep, team):
     response = api_client.post("/api/v1/deals/", data, format="json")
     assert response.status_code == 201, response.json()
     assert response.json()["cost"] == "0.00"
+
+
+def test_a_deal_id_that_is_not_a_number_answers_404(api_client, rep):
+    api_client.force_authenticate(rep)
+    for bad in ("abc", "null", "1.5"):
+        url = f"/api/v1/deals/{bad}/"
+        assert api_client.get(url).status_code == 404
+        assert api_client.patch(url, {"title": "x"}, format="json").status_code == 404
+        assert api_client.put(url, payload(rep), format="json").status_code == 404
+        assert api_client.delete(url).status_code == 404
