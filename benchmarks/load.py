@@ -11,12 +11,15 @@ eagerly. A database that already holds this data set for today and `--deals` is 
 
 gunicorn serves the app on a free port of 127.0.0.1 with production settings (DEBUG=0, whitenoise
 serving the collected static files, the requests arriving as from the TLS proxy), and locust runs
-headless for a bounded time (benchmarks/locustfile.py: reps and managers log in and browse dashboards,
-goals, leaderboards, deal lists with filters and pages). The login form, the cheapest page there is,
-is the baseline measured in the same run: the other figures read as ratios to it on a noisy machine.
+headless for a bounded time (benchmarks/locustfile.py: reps, managers and an admin log in, then browse
+dashboards, goals, leaderboards, recognition and deal lists with filters and pages for
+`--load-seconds`). The login form, the cheapest page there is, is the baseline measured in the same
+run: the other figures read as ratios to it on a noisy machine. The CPU time gunicorn and PostgreSQL
+spend per request does not grow with the queue and compares across runs.
 
-Figures: load_rps, load_p50_ms, load_p95_ms, load_p99_ms, load_errors, load_requests,
-load_baseline_p95_ms, load_p95_vs_baseline, and load_p95_ms_<page> for each page type.
+Figures: load_rps, load_p50_ms, load_p95_ms, load_p99_ms, load_errors, load_requests, load_users,
+load_login_p50_ms, load_login_p95_ms, load_baseline_p95_ms, load_p95_vs_baseline,
+load_server_cpu_ms_per_request, load_rps_per_free_core, and load_p95_ms_<page> for each page type.
 """
 
 from __future__ import annotations
