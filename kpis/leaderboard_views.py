@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -12,6 +13,8 @@ from django.views.decorators.cache import never_cache
 from kpis import leaderboards
 from kpis.models import PeriodType, ScopeType
 from salesteam.models import Segment
+
+PAGE_SIZE = 50  # places per page: a company of thousands stays readable (and fast) at a glance
 
 PERIOD_CHOICES = [*PeriodType.choices, ("range", _("Chosen range"))]
 
@@ -65,12 +68,20 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
     form = LeaderboardForm(request.GET or None)
     options = form.options() if form.is_bound else LeaderboardForm({}).options()
     board = leaderboards.leaderboard(user=request.user, **options)
+    page = Paginator(board.ranked, PAGE_SIZE).get_page(request.GET.get("page"))
+    me = next((entry for entry in board.ranked if entry.is_me), None)
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "kpis/leaderboard.html",
         {
             "form": form,
             "board": board,
+            "page": page,
+            "query": query.urlencode(),
+            # The viewer's own place, shown under the page when it is on another one.
+            "my_entry": me if me is not None and me not in page.object_list else None,
             "options": options,
             "metrics": leaderboards.METRICS,
             "periods": PERIOD_CHOICES,

@@ -208,3 +208,27 @@ def test_goal_attainment_ranks_reps_with_a_goal_in_the_period(clock, four, admin
         ("Bob", 2, expected_bob),
     ]
     assert [e.name for e in board.unranked] == ["Cas", "Dee"]
+
+
+def test_the_page_shows_fifty_places_at_a_time_and_pins_the_viewers_own_place(
+    client, clock, nightly, team, monkeypatch
+):
+    from kpis import leaderboard_views
+
+    monkeypatch.setattr(leaderboard_views, "PAGE_SIZE", 3)
+    reps = [UserFactory(username=f"r{i}", full_name=f"Rep {i}") for i in range(1, 8)]
+    for i, rep in enumerate(reps, start=1):
+        MembershipFactory(user=rep, team=team)
+        deal(rep, f"{1000 * (8 - i)}.00")  # Rep 1 sells most, Rep 7 least
+    nightly()
+    client.force_login(reps[5])  # Rep 6: place 6, on page 2 of 3
+
+    first = client.get(reverse("leaderboards:leaderboard"), {"metric": "revenue"})
+    assert [e.name for e in first.context["page"].object_list] == ["Rep 1", "Rep 2", "Rep 3"]
+    assert first.context["my_entry"].rank == 6
+    assert "Page 1 of 3" in first.text
+
+    second = client.get(reverse("leaderboards:leaderboard"), {"metric": "revenue", "page": 2})
+    assert [e.name for e in second.context["page"].object_list] == ["Rep 4", "Rep 5", "Rep 6"]
+    assert second.context["my_entry"] is None  # already on the page
+    assert "metric=revenue&amp;page=3" in second.text
