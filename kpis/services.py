@@ -14,6 +14,7 @@ import datetime
 import logging
 from collections.abc import Iterable
 
+from celery import chain
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -29,10 +30,9 @@ from salesteam.models import Campaign, Deal, User
 
 logger = logging.getLogger(__name__)
 
-STALE_AFTER = datetime.timedelta(minutes=6)
-PLAN_STALE_AFTER = datetime.timedelta(minutes=10)
 PART_FIELDS = Parts.field_names()
 WORK_MEM = "256MB"
+SHARD_LOCK = 0x4B5049  # class of the PostgreSQL advisory locks taken by shards ("KPI")
 
 
 # --- Starting and planning ---------------------------------------------------------------------------
@@ -222,11 +222,12 @@ def kpi_shard_compute(*, shard_id: int) -> int:
     shard computed twice writes the same rows. Returns the number of rows written.
     """
     now = timezone.now()
+    stale_after = datetime.timedelta(seconds=settings.KPI_SHARD_STALE_SECONDS)
     claimed = (
         KpiShard.objects.filter(pk=shard_id, run__status=KpiRun.Status.RUNNING)
         .filter(
             Q(status=KpiShard.Status.PENDING)
-            | Q(status=KpiShard.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+            | Q(status=KpiShard.Status.RUNNING, heartbeat_at__lt=now - stale_after)
         )
         .update(status=KpiShard.Status.RUNNING, attempts=F("attempts") + 1, heartbeat_at=now)
     )
@@ -236,9 +237,18 @@ def kpi_shard_compute(*, shard_id: int) -> int:
     shard = KpiShard.objects.get(pk=shard_id)
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            # The grouping passes hash every deal once per scope type; keep them in memory.
             with connection.cursor() as cursor:
+                # Two workers can hold the same shard (the sweeper hands a slow one to another worker), or
+                # shards of two runs can cover the same year (a run failed while its other shards ran on):
+                # they replace the rows of a period type and year one after the other, never together.
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SHARD_LOCK, _lock_key(shard)])
+                # The grouping passes hash every deal once per scope type; keep them in memory.
                 cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+            if not KpiShard.objects.filter(
+                pk=shard.pk, status=KpiShard.Status.RUNNING, run__status=KpiRun.Status.RUNNING
+            ).exists():
+                logger.info("KPI shard %s was finished elsewhere while this one waited; skipping", shard_id)
+                return 0
         computed = engine.compute_scopes(
             ScopeType.values,
             period_type=shard.period_type,
@@ -267,12 +277,18 @@ def kpi_shard_compute(*, shard_id: int) -> int:
     return rows
 
 
+def _lock_key(shard: KpiShard) -> int:
+    """The advisory lock of the rows a shard replaces: its period type and calendar year."""
+    return PeriodType.values.index(shard.period_type) * 10_000 + shard.window_from.year
+
+
 def _write_values(scope_type: str, period_type: str, computed: dict) -> None:
     columns = ["scope_type", "scope_id", "period_type", "period_start", *PART_FIELDS, "computed_at"]
     now = timezone.now()
     if connection.vendor == "postgresql":
         # COPY is an order of magnitude faster than INSERT for the ~10^5 rows of a full run.
         with (
+            connection.wrap_database_errors,  # as django.db errors, like every other query's
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY kpis_kpivalue ({', '.join(columns)}) FROM STDIN") as copy,
         ):
@@ -301,8 +317,10 @@ def _publish(run: KpiRun) -> None:
     run.is_open = None
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "is_open", "finished_at"])
-    for task_name in settings.KPI_RUN_FOLLOW_UP_TASKS:
-        transaction.on_commit(lambda name=task_name: import_string(name).delay(run.pk))
+    if settings.KPI_RUN_FOLLOW_UP_TASKS:
+        # One after the other: the boards, badges and awards read the goal states the first one refreshes.
+        follow_ups = chain(*(import_string(name).si(run.pk) for name in settings.KPI_RUN_FOLLOW_UP_TASKS))
+        transaction.on_commit(follow_ups.delay)
 
 
 def kpi_shard_fail(*, shard_id: int, error: str) -> None:
@@ -335,11 +353,13 @@ def kpi_runs_sweep() -> dict[str, list[int]]:
     from kpis.tasks import compute_shard, plan_run
 
     now = timezone.now()
+    stale_after = datetime.timedelta(seconds=settings.KPI_SHARD_STALE_SECONDS)
+    plan_stale_after = datetime.timedelta(seconds=settings.KPI_PLAN_STALE_SECONDS)
     stale = list(
         KpiShard.objects.filter(
             run__status=KpiRun.Status.RUNNING,
             status__in=[KpiShard.Status.PENDING, KpiShard.Status.RUNNING],
-            heartbeat_at__lt=now - STALE_AFTER,
+            heartbeat_at__lt=now - stale_after,
         ).values_list("pk", flat=True)
     )
     KpiShard.objects.filter(pk__in=stale, status=KpiShard.Status.PENDING).update(heartbeat_at=now)
@@ -347,7 +367,7 @@ def kpi_runs_sweep() -> dict[str, list[int]]:
         compute_shard.delay(shard_id)
     unplanned = list(
         KpiRun.objects.filter(
-            status=KpiRun.Status.RUNNING, shards_total=0, started_at__lt=now - PLAN_STALE_AFTER
+            status=KpiRun.Status.RUNNING, shards_total=0, started_at__lt=now - plan_stale_after
         ).values_list("pk", flat=True)
     )
     for run_id in unplanned:

@@ -213,7 +213,9 @@ SPECTACULAR_SETTINGS = {
 _broker_dir = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A message taken by a worker that died unacknowledged goes back to the queue after this many seconds
+    # (acks_late); it must stay above the longest task's run time, or a running task is delivered twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 else:
     for sub in ("queue", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -264,7 +266,12 @@ DEMO_SEEDERS: list[str] = ["goals.demo.seed", "incentives.demo.seed"]
 # What needs someone's attention today, listed at the top of the dashboard: functions called as
 # items(user=...) that return {"text", "url", "tone"} dicts.
 DASHBOARD_AGENDA: list[str] = ["goals.agenda.items", "incentives.agenda.items"]
-# Tasks sent, with the run id, when a KPI run has been published (goals, bonuses, badges).
+# The KPI sweeper takes over a shard whose heartbeat is older than this (a lost message, a killed worker),
+# and plans a run still unplanned after KPI_PLAN_STALE_SECONDS.
+KPI_SHARD_STALE_SECONDS = env_int("KPI_SHARD_STALE_SECONDS", 6 * 60)
+KPI_PLAN_STALE_SECONDS = env_int("KPI_PLAN_STALE_SECONDS", 10 * 60)
+# Tasks run, with the run id, when a KPI run has been published: in this order, each after the one before
+# has finished (a Celery chain), since recognition and bonuses read the goal states the first one refreshes.
 KPI_RUN_FOLLOW_UP_TASKS: list[str] = [
     "goals.tasks.refresh_after_kpi_run",
     "incentives.tasks.after_kpi_run",
