@@ -380,24 +380,27 @@ def _evaluate_plan(plan: IncentivePlan, start, end, today, counts: dict[str, int
         )
     }
     now = timezone.now()
+    created = []
     for rep_id, rep_input in inputs.items():
         lines, total = bonus_rules.calculate(rules, rep_input)
         lines = _with_sentences(lines, plan.currency)
         award = existing.get(rep_id)
         if award is None:
-            award = BonusAward.objects.create(
-                rep_id=rep_id,
-                plan=plan,
-                version=version,
-                period_start=start,
-                period_end=end,
-                total=total,
-                currency=plan.currency,
-                breakdown=lines,
-                computed_at=now,
+            created.append(
+                BonusAward(
+                    rep_id=rep_id,
+                    plan=plan,
+                    version=version,
+                    period_start=start,
+                    period_end=end,
+                    total=total,
+                    currency=plan.currency,
+                    breakdown=lines,
+                    computed_at=now,
+                )
             )
-            _decide(award, actor=None, from_status="", to_status=award.status)
             counts["created"] += 1
+            continue
         elif award.status == BonusAward.Status.PENDING:
             if award.total != total or award.breakdown != lines or award.version_id != version.pk:
                 award.total, award.breakdown, award.version, award.computed_at = total, lines, version, now
@@ -411,6 +414,14 @@ def _evaluate_plan(plan: IncentivePlan, start, end, today, counts: dict[str, int
         else:
             counts["unchanged"] += 1
             continue
+        _auto_approve(award, plan, today)
+    # New awards in two statements rather than two per rep (a first evaluation creates thousands).
+    BonusAward.objects.bulk_create(created, batch_size=1000)
+    AwardDecision.objects.bulk_create(
+        (AwardDecision(award=a, actor=None, from_status="", to_status=a.status) for a in created),
+        batch_size=1000,
+    )
+    for award in created:
         _auto_approve(award, plan, today)
     gone = [
         a.pk
