@@ -339,6 +339,33 @@ def kpi_shard_fail(*, shard_id: int, error: str) -> None:
         )
 
 
+def kpi_shard_release(*, shard_id: int, error: str) -> None:
+    """Gives a shard that hit a transient error (a lost connection, a full disk) back for another
+    attempt, keeping the error; after KPI_SHARD_MAX_ATTEMPTS attempts it fails the run instead, so that
+    a fault that does not go away never keeps the run open. Called by tasks.compute_shard before it
+    retries."""
+    attempts = (
+        KpiShard.objects.filter(pk=shard_id, status=KpiShard.Status.RUNNING)
+        .values_list("attempts", flat=True)
+        .first()
+    )
+    if attempts is None:
+        return  # gone, or done before the error (e.g. the broker failed after the commit)
+    if attempts >= settings.KPI_SHARD_MAX_ATTEMPTS:
+        kpi_shard_fail(shard_id=shard_id, error=_gave_up(attempts, error))
+        return
+    KpiShard.objects.filter(pk=shard_id, status=KpiShard.Status.RUNNING).update(
+        status=KpiShard.Status.PENDING, error=error[:4000]
+    )
+
+
+def _gave_up(attempts: int, error: str) -> str:
+    return _("no result after %(attempts)s attempts; the last one: %(error)s") % {
+        "attempts": attempts,
+        "error": error,
+    }
+
+
 def kpi_run_fail(*, run_id: int, error: str) -> None:
     KpiRun.objects.filter(pk=run_id, status=KpiRun.Status.RUNNING).update(
         status=KpiRun.Status.FAILED, is_open=None, finished_at=timezone.now(), error=error[:4000]
@@ -346,7 +373,8 @@ def kpi_run_fail(*, run_id: int, error: str) -> None:
 
 
 def kpi_runs_sweep() -> dict[str, list[int]]:
-    """Re-enqueues work that went quiet: shards with a stale heartbeat and runs stuck before planning.
+    """Re-enqueues work that went quiet: shards with a stale heartbeat and runs stuck before planning;
+    fails the run of a stale shard that has had KPI_SHARD_MAX_ATTEMPTS attempts.
 
     Safe to run at any time and any number of times; called every minute by Celery beat.
     """
@@ -355,13 +383,16 @@ def kpi_runs_sweep() -> dict[str, list[int]]:
     now = timezone.now()
     stale_after = datetime.timedelta(seconds=settings.KPI_SHARD_STALE_SECONDS)
     plan_stale_after = datetime.timedelta(seconds=settings.KPI_PLAN_STALE_SECONDS)
-    stale = list(
-        KpiShard.objects.filter(
-            run__status=KpiRun.Status.RUNNING,
-            status__in=[KpiShard.Status.PENDING, KpiShard.Status.RUNNING],
-            heartbeat_at__lt=now - stale_after,
-        ).values_list("pk", flat=True)
-    )
+    stale = []
+    for shard_id, attempts, error in KpiShard.objects.filter(
+        run__status=KpiRun.Status.RUNNING,
+        status__in=[KpiShard.Status.PENDING, KpiShard.Status.RUNNING],
+        heartbeat_at__lt=now - stale_after,
+    ).values_list("pk", "attempts", "error"):
+        if attempts >= settings.KPI_SHARD_MAX_ATTEMPTS:
+            kpi_shard_fail(shard_id=shard_id, error=_gave_up(attempts, error or _("no worker finished it")))
+        else:
+            stale.append(shard_id)
     KpiShard.objects.filter(pk__in=stale, status=KpiShard.Status.PENDING).update(heartbeat_at=now)
     for shard_id in stale:
         compute_shard.delay(shard_id)

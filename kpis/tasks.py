@@ -43,7 +43,9 @@ def compute_shard(shard_id: int) -> None:
     """Computes one shard of a run; the last shard publishes the run. Idempotent."""
     try:
         services.kpi_shard_compute(shard_id=shard_id)
-    except TRANSIENT:
+    except TRANSIENT as error:
+        # Pending again, so that the retry (or the sweeper) can take it; failed after too many attempts.
+        services.kpi_shard_release(shard_id=shard_id, error=f"{type(error).__name__}: {error}")
         raise
     except Exception as error:
         services.kpi_shard_fail(shard_id=shard_id, error=f"{type(error).__name__}: {error}")

@@ -308,12 +308,14 @@ class Gate:
             f"AND NEW.period_start {op} '{start}'"
         )
 
-    def install(self, *, table: str, when: str, action: str = "wait", message: str = "") -> None:
+    def install(
+        self, *, table: str, when: str, action: str = "wait", message: str = "", sqlstate: str = "P0001"
+    ) -> None:
         name = f"faults_{action}_{len(self.installed)}"
         if action == "wait":
             body = f"PERFORM pg_advisory_xact_lock_shared({self.KEY});"
         else:
-            body = f"RAISE EXCEPTION '{message}';"
+            body = f"RAISE EXCEPTION USING ERRCODE = '{sqlstate}', MESSAGE = '{message}';"
         with self.control.cursor() as cursor:
             cursor.execute(
                 f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} RETURN NEW; "

@@ -100,3 +100,33 @@ def test_a_database_error_in_one_shard_fails_the_run_and_the_next_run_repairs_ev
         if key != "notifications":
             assert final[key] == clean[key], key
     assert final["awards"] != published["awards"]
+
+
+def test_a_database_error_that_does_not_go_away_fails_the_run_after_its_attempts(cluster, gate):
+    cluster.start_worker("worker", KPI_SHARD_MAX_ATTEMPTS="3")  # starts while the data is built
+    scenario = build_scenario()
+    this_year = scenario["today"].replace(month=1, day=1)
+    # Given a disk that stays full for this year's yearly rows: SQLSTATE 53100, an error of the kind
+    # that usually passes (an OperationalError), so the shard is tried again
+    gate.install(
+        table="kpis_kpivalue",
+        when=gate.company_row("year", this_year),
+        action="fail",
+        message=FAULT,
+        sqlstate="53100",
+    )
+
+    # When the nightly run runs
+    cluster.send("kpis.tasks.nightly_run")
+    run = cluster.wait_for_run(seconds=90)
+
+    # Then after three attempts the run is failed with the error, rather than left open for ever
+    assert run.status == KpiRun.Status.FAILED and run.is_open is None
+    assert "no result after 3 attempts" in run.error and FAULT in run.error
+    shard = run.shards.get(status=KpiShard.Status.FAILED)
+    assert (shard.period_type, shard.window_from.year, shard.attempts) == ("year", this_year.year, 3)
+    # and the next nightly run is not refused
+    gate.remove()
+    cluster.send("kpis.tasks.nightly_run")
+    following = cluster.wait_for_run(newer_than=run.pk)
+    assert following.status == KpiRun.Status.SUCCEEDED, following.error
