@@ -52,7 +52,7 @@ from kpis import engine
 from kpis.definitions import KPI_BY_SLUG, Parts
 from kpis.leaderboards import money_hidden_for
 from kpis.models import ScopeType
-from kpis.selectors import parts_for, parts_for_range
+from kpis.selectors import parts_for
 from salesteam.models import Membership, Team, User
 
 ADDITIVE = [
@@ -87,13 +87,21 @@ def _add(a: Parts, b: Parts) -> Parts:
     return a
 
 
-def _range_parts(rep_id: int, ranges, narrow=None) -> Parts:
-    total = Parts()
-    for lo, hi in ranges:
-        _add(
-            total, parts_for_range(scope_type=ScopeType.REP, scope_id=rep_id, start=lo, end=hi, narrow=narrow)
-        )
-    return total
+def _range_parts(rep_ranges: dict[int, list], narrow=None) -> dict[int, Parts]:
+    """Each rep's parts over their own date ranges, computed on demand: reps with the same ranges
+    (joined or left on the same day) share one engine pass per range."""
+    by_ranges: dict[tuple, list[int]] = {}
+    for rep_id, ranges in rep_ranges.items():
+        by_ranges.setdefault(tuple(ranges), []).append(rep_id)
+    totals = {rep_id: Parts() for rep_id in rep_ranges}
+    for ranges, rep_ids in by_ranges.items():
+        for lo, hi in ranges:
+            computed = engine.compute(
+                ScopeType.REP, date_from=lo, date_to=hi, custom=True, scope_ids=rep_ids, narrow=narrow
+            )
+            for rep_id in rep_ids:
+                _add(totals[rep_id], computed.get((rep_id, lo)) or engine.empty_parts(ScopeType.REP))
+    return totals
 
 
 def rep_inputs(
@@ -136,14 +144,17 @@ def rep_inputs(
             )
     days_in_period = (end - start).days
     full_set = set(full)
+    partial = {rep_id: ranges for rep_id, ranges in participants.items() if rep_id not in full_set}
+    prorated = _range_parts(partial)
+    prorated_narrowed = {n: _range_parts(partial, narrow=n) for n in narrows}
     result = {}
     for rep_id, ranges in participants.items():
         if rep_id in full_set:
             parts = stored[(rep_id, start)]
             narrowed = {n: narrowed_full[n].get((rep_id, start)) or Parts() for n in narrows}
         else:
-            parts = _range_parts(rep_id, ranges)
-            narrowed = {n: _range_parts(rep_id, ranges, narrow=n) for n in narrows}
+            parts = prorated[rep_id]
+            narrowed = {n: prorated_narrowed[n][rep_id] for n in narrows}
         result[rep_id] = RepInputs(
             parts=parts,
             narrowed=narrowed,
@@ -191,9 +202,7 @@ def _parts_by_rep(
     else:
         found = {}
     result = {rep_id: found.get((rep_id, span[0])) or Parts() for rep_id in full}
-    for rep_id, ranges in rep_ranges.items():
-        if rep_id not in result:
-            result[rep_id] = _range_parts(rep_id, ranges, narrow=narrow)
+    result.update(_range_parts({r: ranges for r, ranges in rep_ranges.items() if r not in result}, narrow))
     return result
 
 
