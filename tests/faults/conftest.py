@@ -238,15 +238,17 @@ class Cluster:
         except redis.ConnectionError:
             return False
 
-    def wait_for_run(self, *, newer_than: int = 0, seconds: float = 60) -> KpiRun:
-        """Waits for a run after `newer_than` (an id) to close, then for its follow-up tasks to finish."""
+    def wait_for_run(self, *, newer_than: int = 0, seconds: float = 60, idle: bool = True) -> KpiRun:
+        """Waits for a run after `newer_than` (an id) to close, then (`idle`) for its follow-up tasks
+        and anything else sent to finish."""
 
         def closed() -> KpiRun | None:
             run = KpiRun.objects.filter(pk__gt=newer_than).order_by("-pk").first()
             return run if run and run.status != KpiRun.Status.RUNNING else None
 
         run = wait_until(closed, seconds=seconds, what="the KPI run to finish", tick=self.beat, log=self.logs)
-        self.wait_idle()
+        if idle:
+            self.wait_idle()
         return run
 
     def wait_idle(self, seconds: float = 60) -> None:
