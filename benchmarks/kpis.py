@@ -53,8 +53,8 @@ def generate(deals: int, *, start: datetime.date = datetime.date(2023, 1, 1)) ->
             "SELECT setseed(0.42)",
             f"INSERT INTO salesteam_team (name) SELECT 'Team ' || i FROM generate_series(1, {TEAMS}) i",
             "INSERT INTO salesteam_user (password, is_superuser, username, first_name, last_name, email,"
-            " is_staff, is_active, date_joined, role, full_name, employee_id)"
-            f" SELECT '!', false, 'rep' || i, '', '', '', false, true, now(), 'rep', 'Rep ' || i, ''"
+            " is_staff, is_active, date_joined, role, full_name, employee_id, language)"
+            f" SELECT '!', false, 'rep' || i, '', '', '', false, true, now(), 'rep', 'Rep ' || i, '', ''"
             f" FROM generate_series(1, {REPS}) i",
             "INSERT INTO salesteam_membership (user_id, team_id, valid_from)"
             " SELECT u.id, t.id, DATE '2020-01-01' FROM salesteam_user u"
