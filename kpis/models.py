@@ -115,6 +115,10 @@ class KpiRun(models.Model):
     error = models.TextField(_("error"), blank=True)
     started_at = models.DateTimeField(_("started"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # The follow-up tasks (goals, recognition, bonuses) of a published run: when they were last sent,
+    # and when the last of them finished. The sweeper sends them again if they got lost.
+    follow_ups_sent_at = models.DateTimeField(_("follow-ups sent"), null=True, blank=True)
+    follow_ups_done_at = models.DateTimeField(_("follow-ups done"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("KPI run")

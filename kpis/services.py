@@ -315,12 +315,37 @@ def _write_values(scope_type: str, period_type: str, computed: dict) -> None:
 def _publish(run: KpiRun) -> None:
     run.status = KpiRun.Status.SUCCEEDED
     run.is_open = None
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "is_open", "finished_at"])
-    if settings.KPI_RUN_FOLLOW_UP_TASKS:
-        # One after the other: the boards, badges and awards read the goal states the first one refreshes.
-        follow_ups = chain(*(import_string(name).si(run.pk) for name in settings.KPI_RUN_FOLLOW_UP_TASKS))
-        transaction.on_commit(follow_ups.delay)
+    run.finished_at = run.follow_ups_sent_at = timezone.now()
+    run.save(update_fields=["status", "is_open", "finished_at", "follow_ups_sent_at"])
+    transaction.on_commit(_follow_ups(run.pk).delay)
+
+
+def _follow_ups(run_id: int):
+    """The follow-up tasks as one chain: one after the other, since the boards, badges and awards read
+    the goal states the first one refreshes; the last link records that they all finished."""
+    from kpis.tasks import follow_ups_done
+
+    tasks = [import_string(name).si(run_id) for name in settings.KPI_RUN_FOLLOW_UP_TASKS]
+    return chain(*tasks, follow_ups_done.si(run_id))
+
+
+def kpi_run_follow_ups_done(*, run_id: int) -> None:
+    KpiRun.objects.filter(pk=run_id).update(follow_ups_done_at=timezone.now())
+
+
+def _resend_lost_follow_ups(now: datetime.datetime) -> list[int]:
+    """Sends the follow-ups of the latest published run again when they have not finished long after
+    they were sent (a message lost with a Redis restart, a worker killed). Each follow-up is idempotent,
+    so a second delivery changes nothing; older runs are covered by the latest one."""
+    latest = KpiRun.objects.filter(status=KpiRun.Status.SUCCEEDED).order_by("-finished_at", "-pk").first()
+    stale_after = datetime.timedelta(seconds=settings.KPI_FOLLOW_UP_STALE_SECONDS)
+    if latest is None or latest.follow_ups_done_at is not None:
+        return []
+    if latest.follow_ups_sent_at is not None and latest.follow_ups_sent_at >= now - stale_after:
+        return []
+    KpiRun.objects.filter(pk=latest.pk).update(follow_ups_sent_at=now)
+    _follow_ups(latest.pk).delay()
+    return [latest.pk]
 
 
 def kpi_shard_fail(*, shard_id: int, error: str) -> None:
@@ -403,4 +428,4 @@ def kpi_runs_sweep() -> dict[str, list[int]]:
     )
     for run_id in unplanned:
         plan_run.delay(run_id)
-    return {"shards": stale, "runs": unplanned}
+    return {"shards": stale, "runs": unplanned, "follow_ups": _resend_lost_follow_ups(now)}

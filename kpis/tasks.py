@@ -56,5 +56,16 @@ def compute_shard(shard_id: int) -> None:
 def sweep() -> None:
     """Re-enqueues stale shards and unplanned runs (Celery beat, every minute)."""
     found = services.kpi_runs_sweep()
-    if found["shards"] or found["runs"]:
-        logger.warning("KPI sweeper re-enqueued shards %s and runs %s", found["shards"], found["runs"])
+    if found["shards"] or found["runs"] or found["follow_ups"]:
+        logger.warning(
+            "KPI sweeper re-enqueued shards %s, runs %s and the follow-ups of runs %s",
+            found["shards"],
+            found["runs"],
+            found["follow_ups"],
+        )
+
+
+@shared_task(**RETRY, time_limit=60, soft_time_limit=55)
+def follow_ups_done(run_id: int) -> None:
+    """The last link of a published run's follow-up chain: records that they all finished."""
+    services.kpi_run_follow_ups_done(run_id=run_id)

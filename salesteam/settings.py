@@ -273,6 +273,9 @@ KPI_PLAN_STALE_SECONDS = env_int("KPI_PLAN_STALE_SECONDS", 10 * 60)
 # A shard still without a result after this many attempts (transient errors that do not go away, a
 # worker killed each time) fails its run, so that the next run is not refused forever.
 KPI_SHARD_MAX_ATTEMPTS = env_int("KPI_SHARD_MAX_ATTEMPTS", 8)
+# The follow-ups of the latest published run are sent again when they have not all finished this long
+# after they were sent (lost with a Redis restart or a killed worker); they are idempotent.
+KPI_FOLLOW_UP_STALE_SECONDS = env_int("KPI_FOLLOW_UP_STALE_SECONDS", 30 * 60)
 # Tasks run, with the run id, when a KPI run has been published: in this order, each after the one before
 # has finished (a Celery chain), since recognition and bonuses read the goal states the first one refreshes.
 KPI_RUN_FOLLOW_UP_TASKS: list[str] = [

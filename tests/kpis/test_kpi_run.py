@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from kpis import engine, services
 from kpis.definitions import Parts
@@ -155,3 +156,44 @@ def test_an_error_in_process_closes_the_run_as_failed(monkeypatch):
         services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
     run = KpiRun.objects.get()
     assert run.status == KpiRun.Status.FAILED and "disk full" in run.error and run.is_open is None
+
+
+def test_a_published_run_records_when_its_follow_ups_finished(django_capture_on_commit_callbacks):
+    build_fixture()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+
+    run.refresh_from_db()
+    assert run.follow_ups_sent_at is not None
+    assert run.follow_ups_done_at is not None and run.follow_ups_done_at >= run.follow_ups_sent_at
+
+
+def test_the_sweeper_sends_the_lost_follow_ups_of_the_latest_run_again(settings):
+    build_fixture()
+    # The follow-ups are sent after commit; here the message never arrives (as in a Redis restart).
+    older = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    run.refresh_from_db()
+    assert run.follow_ups_done_at is None
+
+    assert services.kpi_runs_sweep()["follow_ups"] == []  # sent a moment ago: still on their way
+    long_ago = run.follow_ups_sent_at - datetime.timedelta(seconds=settings.KPI_FOLLOW_UP_STALE_SECONDS + 1)
+    KpiRun.objects.filter(pk__in=[older.pk, run.pk]).update(follow_ups_sent_at=long_ago)
+
+    found = services.kpi_runs_sweep()  # eager in tests: the chain runs right away
+
+    assert found["follow_ups"] == [run.pk]  # the latest run's follow-ups cover the older one
+    run.refresh_from_db()
+    assert run.follow_ups_done_at is not None and run.follow_ups_sent_at > long_ago
+    assert services.kpi_runs_sweep()["follow_ups"] == []  # done: never sent again
+    assert KpiRun.objects.get(pk=older.pk).follow_ups_done_at is None
+
+
+def test_admins_see_whether_a_runs_goals_badges_and_bonuses_were_updated(client, admin_user):
+    build_fixture()
+    services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    client.force_login(admin_user)
+
+    assert "updating…" in client.get(reverse("kpis:run_list")).text
+    services.kpi_run_follow_ups_done(run_id=KpiRun.objects.get().pk)
+    assert "updated at" in client.get(reverse("kpis:run_list")).text
