@@ -482,6 +482,10 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Whether the queued run imports (or only checks), and the last sign of life of the worker running
+    # it: a queued or running job whose heartbeat went stale is taken over (see imports_sweep).
+    queued_commit = models.BooleanField(default=False, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("import")

@@ -182,6 +182,8 @@ REPORTING_CURRENCY = env_str("REPORTING_CURRENCY", "EUR")
 # Files with more rows than this are imported by a Celery task with a progress bar.
 IMPORT_ASYNC_THRESHOLD = env_int("IMPORT_ASYNC_THRESHOLD", 5000)
 IMPORT_BATCH_SIZE = env_int("IMPORT_BATCH_SIZE", 2000)
+# A queued or running import without progress for this long is sent again by the import sweeper.
+IMPORT_STALE_SECONDS = env_int("IMPORT_STALE_SECONDS", 5 * 60)
 
 # --- REST framework -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -246,6 +248,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "kpis-nightly-run": {
         "task": "kpis.tasks.nightly_run",
         "schedule": crontab(minute=0, hour=2),  # 02:00 every day, in TIME_ZONE
+    },
+    "imports-sweep": {
+        "task": "salesteam.tasks.sweep_imports",
+        "schedule": crontab(),  # every minute: resume imports whose worker went quiet
     },
     "kpis-sweep": {
         "task": "kpis.tasks.sweep",

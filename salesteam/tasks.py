@@ -30,3 +30,11 @@ def import_run_task(job_id: int, commit: bool) -> None:
     job = importing.import_run(job_id=job_id, commit=commit)
     if job is None:
         logger.warning("import %s no longer exists; nothing to do", job_id)
+
+
+@shared_task(time_limit=60, soft_time_limit=55)
+def sweep_imports() -> None:
+    """Sends again imports whose worker went quiet (Celery beat, every minute)."""
+    resent = importing.imports_sweep()
+    if resent:
+        logger.warning("Import sweeper sent imports %s again", resent)

@@ -7,6 +7,7 @@ import history shows who imported what and with which result.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -194,7 +196,13 @@ def import_start(*, actor: User | None, job: ImportJob, commit: bool) -> ImportJ
         updated = ImportJob.objects.filter(
             pk=job.pk,
             status__in=[ImportJob.Status.UPLOADED, ImportJob.Status.PREVIEWED, ImportJob.Status.FAILED],
-        ).update(status=ImportJob.Status.QUEUED, message="", processed_rows=0)
+        ).update(
+            status=ImportJob.Status.QUEUED,
+            message="",
+            processed_rows=0,
+            queued_commit=commit,
+            heartbeat_at=timezone.now(),
+        )
         if updated:
             transaction.on_commit(lambda: tasks.import_run_task.delay(job.pk, commit))
         job.refresh_from_db()
@@ -214,7 +222,8 @@ def _batches(rows: Iterator[tuple[int, list]], size: int) -> Iterator[list[tuple
 
 
 def _claim(job_id: int, *, commit: bool) -> bool:
-    """Marks the job as running unless it is done or already being checked; one caller wins."""
+    """Marks the job as running unless it is done, or being checked or imported by a worker that is still
+    alive (its heartbeat is fresh); one caller wins."""
     if commit:
         allowed = [
             ImportJob.Status.UPLOADED,
@@ -233,10 +242,16 @@ def _claim(job_id: int, *, commit: bool) -> bool:
             ImportJob.Status.FAILED,
         ]
         target = ImportJob.Status.CHECKING
+    now = timezone.now()
+    alive = Q(
+        status__in=[ImportJob.Status.RUNNING, ImportJob.Status.CHECKING],
+        heartbeat_at__gte=now - datetime.timedelta(seconds=settings.IMPORT_STALE_SECONDS),
+    )
     with transaction.atomic():
-        claimed = ImportJob.objects.filter(pk=job_id, status__in=allowed).update(
+        claimed = ImportJob.objects.filter(Q(pk=job_id, status__in=allowed) & ~alive).update(
             status=target,
-            started_at=timezone.now(),
+            heartbeat_at=now,
+            started_at=now,
             finished_at=None,
             processed_rows=0,
             created_count=0,
@@ -263,6 +278,7 @@ def _save_progress(job: ImportJob, totals: Counts, errors: list[RowError], store
         )
         stored[0] += min(room, len(errors))
     ImportJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now(),
         processed_rows=totals.processed,
         created_count=totals.created,
         updated_count=totals.updated,
@@ -369,3 +385,23 @@ def _run_people(job: ImportJob, raw: IO[bytes], info: FileInfo, actor: User | No
     with transaction.atomic():
         _save_progress(job, engine.counts, engine.errors, [0])
     return engine.counts
+
+
+def imports_sweep() -> list[int]:
+    """Sends again the queued or running imports whose heartbeat went stale (a lost message, a killed
+    worker), so that they resume within minutes rather than after the broker's visibility timeout. The
+    run claims a job only while no live worker holds it, and imports each row exactly once. Safe to run
+    at any time; called every minute by Celery beat. Returns the ids of the jobs sent again."""
+    from salesteam import tasks
+
+    stale = timezone.now() - datetime.timedelta(seconds=settings.IMPORT_STALE_SECONDS)
+    jobs = list(
+        ImportJob.objects.filter(
+            status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING, ImportJob.Status.CHECKING],
+            heartbeat_at__lt=stale,
+        ).values_list("pk", "status", "queued_commit")
+    )
+    for job_id, status, queued_commit in jobs:
+        commit = status == ImportJob.Status.RUNNING or (status == ImportJob.Status.QUEUED and queued_commit)
+        tasks.import_run_task.delay(job_id, commit)
+    return [job_id for job_id, _status, _commit in jobs]

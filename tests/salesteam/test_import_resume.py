@@ -1,4 +1,7 @@
+import datetime
+
 import pytest
+from django.utils import timezone
 
 from salesteam.importing import services as importing
 from salesteam.importing.deals import DealImport
@@ -38,10 +41,15 @@ def test_an_import_killed_halfway_imports_each_row_exactly_once_when_run_again(s
     job.refresh_from_db()
     assert job.processed_rows == 20
 
-    # When the job, left as if its worker vanished, runs again
+    # When the job, left as if its worker vanished, is taken over once its heartbeat went stale
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING)
     monkeypatch.setattr(DealImport, "write", real_write)
-    job = importing.import_run(job_id=job.pk, commit=True)
+    assert importing.import_run(job_id=job.pk, commit=True).processed_rows == 20  # still alive: left alone
+    assert importing.imports_sweep() == []
+    went_quiet = timezone.now() - datetime.timedelta(seconds=settings.IMPORT_STALE_SECONDS + 1)
+    ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=went_quiet)
+    assert importing.imports_sweep() == [job.pk]  # eager in tests: the import runs right away
+    job.refresh_from_db()
 
     # Then every row is there exactly once, with exactly one creation record each
     assert job.status == ImportJob.Status.DONE
@@ -61,3 +69,26 @@ def test_a_finished_import_run_again_is_left_alone(rep):
     again = importing.import_run(job_id=job.pk, commit=True)
     assert again.status == ImportJob.Status.DONE and again.created_count == 1
     assert Deal.history.count() == 1
+
+
+def test_the_sweeper_resumes_a_queued_check_as_a_check_and_a_queued_import_as_an_import(settings, rep):
+    settings.IMPORT_ASYNC_THRESHOLD = 0  # every file is queued
+    CustomerFactory(external_id="C1")
+    check = importing.import_upload(
+        actor=None, file=upload(HEADER + "\nD1,rep,C1,lead,1,0,2024-01-10,\n"), source="crm"
+    )
+    imported = importing.import_upload(
+        actor=None, file=upload(HEADER + "\nD2,rep,C1,lead,2,0,2024-01-10,\n"), source="crm"
+    )
+    # Queued, and their messages lost (the after-commit send never ran in this test transaction)
+    importing.import_start(actor=None, job=check, commit=False)
+    importing.import_start(actor=None, job=imported, commit=True)
+    went_quiet = timezone.now() - datetime.timedelta(seconds=settings.IMPORT_STALE_SECONDS + 1)
+    ImportJob.objects.update(heartbeat_at=went_quiet)
+
+    assert sorted(importing.imports_sweep()) == sorted([check.pk, imported.pk])
+
+    check.refresh_from_db()
+    imported.refresh_from_db()
+    assert (check.status, imported.status) == (ImportJob.Status.PREVIEWED, ImportJob.Status.DONE)
+    assert list(Deal.objects.values_list("external_id", flat=True)) == ["D2"]
