@@ -8,6 +8,7 @@ answers 404 exactly like a missing one. A deal that credits a share to someone i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
@@ -30,9 +31,25 @@ from salesteam.models import (
 )
 from salesteam.services import percent_text, round_money
 
+# Within one request, the lists of the requesting user's teams are looked up once:
+# RequestScopeCacheMiddleware gives request.user an empty `scope_cache`. Elsewhere (tasks, services,
+# tests holding a user) nothing is cached. The subquery forms below cost no query of their own.
+SCOPE_CACHE = "scope_cache"
+
+
+def _once_per_request(user: User, key: str, compute: Callable[[], list[int]]) -> list[int]:
+    cache = getattr(user, SCOPE_CACHE, None)
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
 
 def managed_team_ids(user: User) -> list[int]:
-    return list(managed_teams_subquery(user).values_list("pk", flat=True))
+    return _once_per_request(
+        user, "managed", lambda: list(managed_teams_subquery(user).values_list("pk", flat=True))
+    )
 
 
 def managed_teams_subquery(user: User) -> QuerySet:
@@ -41,7 +58,11 @@ def managed_teams_subquery(user: User) -> QuerySet:
 
 
 def current_team_ids(user: User) -> list[int]:
-    return [row["team_id"] for row in current_teams_subquery(user)]
+    return _once_per_request(
+        user,
+        f"current:{timezone.localdate()}",
+        lambda: [row["team_id"] for row in current_teams_subquery(user)],
+    )
 
 
 def current_teams_subquery(user: User) -> QuerySet:
