@@ -14,8 +14,10 @@ import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from importlib import import_module
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.db import connection, transaction
 
 from kpis.definitions import Parts
@@ -41,6 +43,8 @@ SCOPE_COLUMNS = {
 }
 # Scopes that carry campaign cost: company (all of it), campaign (its own), team (by revenue share).
 COSTED_SCOPES = {ScopeType.COMPANY, ScopeType.CAMPAIGN, ScopeType.TEAM}
+# Scopes that carry the approved bonus cost: company (all of it), team (its reps' awards).
+BONUS_COSTED_SCOPES = {ScopeType.COMPANY, ScopeType.TEAM}
 
 
 # --- Periods -----------------------------------------------------------------------------------------
@@ -381,6 +385,8 @@ def compute_scopes(
             for parts in computed.values():
                 if parts.campaign_cost is None:
                     parts.campaign_cost = Decimal("0.00")
+        if scope_type in BONUS_COSTED_SCOPES and narrow is None:
+            _bonus_costs(computed, scope_type, bucketing, lo, hi, scope_ids)
     return {scope_type: dict(computed) for scope_type, computed in by_type.items()}
 
 
@@ -440,6 +446,36 @@ def _campaign_costs(results, scope_type, bucketing, dialect, lo, hi, key, scope_
         for (team_id, start), value in shares.items():
             if (k := key(team_id, start)) is not None and (scope_ids is None or team_id in scope_ids):
                 results[k].campaign_cost = cents(value)
+
+
+def bonus_cost_source():
+    """The module that knows the approved bonus cost (settings.KPI_BONUS_COSTS), or None."""
+    name = getattr(settings, "KPI_BONUS_COSTS", "")
+    return import_module(name) if name else None
+
+
+def _bonus_costs(results, scope_type, bucketing, lo, hi, scope_ids) -> None:
+    """Adds the approved bonus cost of each period, every award spread over its own period by day."""
+    source = bonus_cost_source()
+    if source is None:
+        return
+    starts = []
+    start = lo
+    while start < hi:
+        starts.append(start)
+        start = bucketing.end(start)
+    totals: dict[tuple[int, datetime.date], Decimal] = defaultdict(Decimal)
+    for team_id, period_start, period_end, amount in source.costs(start=lo, end=hi):
+        scope_id = 0 if scope_type == ScopeType.COMPANY else team_id
+        if scope_id is None or (scope_ids is not None and scope_id not in scope_ids):
+            continue
+        days = (period_end - period_start).days
+        for s in starts:
+            overlap = (min(period_end, bucketing.end(s)) - max(period_start, s)).days
+            if overlap > 0:
+                totals[(scope_id, s)] += amount * overlap / days
+    for key, value in totals.items():
+        results[key].bonus_cost = cents(value)
 
 
 # --- First wins --------------------------------------------------------------------------------------

@@ -142,6 +142,8 @@ def _plan_windows(run: KpiRun) -> dict[str, tuple[datetime.date, datetime.date]]
         )
         campaigns = Campaign.objects.aggregate(lo=Min("start_on"), hi=Max("end_on"))
         days = [day for day in (*bounds.values(), *campaigns.values()) if day]
+        if (bonus_costs := engine.bonus_cost_source()) is not None:
+            days += bonus_costs.period_bounds()
         return _windows_covering(days) if days else {}
     days, customers = touched_since(last.started_at)
     days |= engine.refresh_first_wins(sorted(customers))
@@ -152,7 +154,8 @@ def touched_since(since: datetime.datetime) -> tuple[set[datetime.date], set[int
     """Days whose periods changed since `since`, and the customers whose deals changed.
 
     Reads the deal history (new and previous versions of every deal created, changed or deleted since),
-    deals updated in bulk, and campaigns whose cost or dates changed.
+    deals updated in bulk, campaigns whose cost or dates changed, and the periods of bonus awards whose
+    status changed (approved bonus cost is part of net margin).
     """
     history = Deal.history.model
     changed = history.objects.filter(history_date__gte=since)
@@ -171,6 +174,8 @@ def touched_since(since: datetime.datetime) -> tuple[set[datetime.date], set[int
         *Deal.objects.filter(updated_at__gte=since).values_list("created_on", "closed_on", "customer_id"),
     ]
     days: set[datetime.date] = set()
+    if (bonus_costs := engine.bonus_cost_source()) is not None:
+        days |= bonus_costs.days_changed_since(since)  # approved or paid awards move net margin
     customers: set[int] = set()
     for created_on, closed_on, customer_id in rows:
         days.update(day for day in (created_on, closed_on) if day)

@@ -285,6 +285,9 @@ KPI_SHARD_MAX_ATTEMPTS = env_int("KPI_SHARD_MAX_ATTEMPTS", 8)
 KPI_FOLLOW_UP_STALE_SECONDS = env_int("KPI_FOLLOW_UP_STALE_SECONDS", 30 * 60)
 # Tasks run, with the run id, when a KPI run has been published: in this order, each after the one before
 # has finished (a Celery chain), since recognition and bonuses read the goal states the first one refreshes.
+# Where the KPI engine finds the approved bonus cost that net margin subtracts (a module with
+# costs(start=, end=) and days_changed_since(since)); empty for none.
+KPI_BONUS_COSTS = "incentives.kpi_costs"
 KPI_RUN_FOLLOW_UP_TASKS: list[str] = [
     "goals.tasks.refresh_after_kpi_run",
     "incentives.tasks.after_kpi_run",
