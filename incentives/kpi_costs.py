@@ -61,11 +61,15 @@ def period_bounds() -> list[datetime.date]:
 
 
 def days_changed_since(since: datetime.datetime) -> set[datetime.date]:
-    """First and last days of the award periods whose status changed since `since` (approved, paid,
-    rejected, reopened): the KPI run recomputes the periods they fall in."""
+    """First and last days of the award periods whose cost changed since `since`: an award became
+    approved or paid, or stopped being so. New pending awards cost nothing and touch nothing. The KPI
+    run recomputes the periods these days fall in."""
+    settled = Q(to_status__in=BonusAward.SETTLED) | Q(from_status__in=BonusAward.SETTLED)
     days: set[datetime.date] = set()
-    for period_start, period_end in AwardDecision.objects.filter(at__gte=since).values_list(
-        "award__period_start", "award__period_end"
+    for period_start, period_end in (
+        AwardDecision.objects.filter(settled, at__gte=since)
+        .values_list("award__period_start", "award__period_end")
+        .distinct()
     ):
         days.update((period_start, period_end - ONE_DAY))
     return days
