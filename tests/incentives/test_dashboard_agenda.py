@@ -51,3 +51,26 @@ def test_decided_awards_leave_the_list(client, march_awards, manager):
 def test_reps_and_other_managers_see_no_bonus_approvals(client, march_awards, rep, other_manager):
     assert agenda(client, rep) == []
     assert agenda(client, other_manager) == []
+
+
+def test_a_rep_sees_their_place_their_bonus_so_far_and_kudos_received(client, clock, nightly, team, rep):
+    from incentives import services as recognition
+
+    colleague = UserFactory(username="colleague")
+    MembershipFactory(user=colleague, team=team)
+    make_plan(rules=[{"type": "commission", "rate": "0.10"}], teams=[team])
+    deal(rep, "1000.00")  # 5 March
+    deal(colleague, "2000.00")
+    clock(D(2024, 3, 20))  # March is running
+    nightly()
+    recognition.kudos_give(sender=colleague, recipient=rep, message="Nice close!")
+    client.force_login(rep)
+
+    page = client.get(reverse("kpis:dashboard"))
+
+    texts = [item["text"] for item in page.context["agenda"]]
+    assert texts == [
+        "You are number 2 of 2 on revenue this month",
+        "Your bonus so far this period: EUR 100.00",  # 10 % of 1,000.00
+        "1 kudos for you this week",
+    ]
