@@ -152,6 +152,7 @@ def _goals_and_kudos(today: datetime.date) -> None:
     from django.conf import settings
 
     from goals import services as goals
+    from goals.demo import agree
     from goals.models import Goal
     from incentives import services as recognition
     from salesteam.celery import app
@@ -173,7 +174,7 @@ def _goals_and_kudos(today: datetime.date) -> None:
                 target_kind=Goal.TargetKind.RELATIVE, relative_change=Decimal("0.10"),
                 baseline_kind=Goal.Baseline.LAST_YEAR,
             )  # fmt: skip
-            _submit(goal, actor=rep, fallback_target=Decimal("150000"))
+            agree(goal, owner=rep, approver=None, fallback_target=Decimal("150000"))
             if index:
                 goals.goal_approve(actor=manager, goal=goal, acknowledge_warnings=True)
             if len(reps) > 1:
@@ -186,24 +187,8 @@ def _goals_and_kudos(today: datetime.date) -> None:
             target_kind=Goal.TargetKind.RELATIVE, relative_change=Decimal("0.08"),
             baseline_kind=Goal.Baseline.LAST_YEAR,
         )  # fmt: skip
-        _submit(team_goal, actor=manager, fallback_target=Decimal("2000000"))
+        agree(team_goal, owner=manager, approver=None, fallback_target=Decimal("2000000"))
         goals.goal_approve(actor=admin, goal=team_goal, acknowledge_warnings=True)
-
-
-def _submit(goal, *, actor, fallback_target: Decimal) -> None:
-    """Submits a goal; without history to compare with (small data sets), it becomes a value to reach."""
-    from django.core.exceptions import ValidationError
-
-    from goals import services as goals
-    from goals.models import Goal
-
-    try:
-        goals.goal_submit(actor=actor, goal=goal)
-    except ValidationError:
-        goal = goals.goal_update(
-            actor=actor, goal=goal, target_kind=Goal.TargetKind.ABSOLUTE, target_value=fallback_target
-        )
-        goals.goal_submit(actor=actor, goal=goal)
 
 
 def _compute_kpis() -> None:

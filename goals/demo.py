@@ -26,8 +26,9 @@ def _quarter(today: datetime.date) -> tuple[datetime.date, datetime.date]:
     return start, next_start - datetime.timedelta(days=1)
 
 
-def _agree(goal: Goal, *, owner: User, approver: User | None, fallback_target: Decimal) -> None:
-    """Submits and approves a goal; without history to compare with, it becomes a value to reach."""
+def agree(goal: Goal, *, owner: User, approver: User | None, fallback_target: Decimal) -> None:
+    """Submits and approves a goal (approver None: leaves it waiting); without history to compare with,
+    it becomes a value to reach. Used by the demo and the load benchmark's data."""
     try:
         services.goal_submit(actor=owner, goal=goal)
     except ValidationError:
@@ -73,7 +74,7 @@ def seed(*, reset: bool = False) -> int:
             target_kind=Goal.TargetKind.RELATIVE, relative_change=Decimal("0.10"),
             baseline_kind=Goal.Baseline.LAST_YEAR,
         )  # fmt: skip
-        _agree(goal, owner=rep, approver=manager, fallback_target=Decimal("150000"))
+        agree(goal, owner=rep, approver=manager, fallback_target=Decimal("150000"))
         created += 1
         if team.pk in seen_teams:
             continue
@@ -85,7 +86,7 @@ def seed(*, reset: bool = False) -> int:
             target_kind=Goal.TargetKind.RELATIVE, relative_change=Decimal("0.10"),
             baseline_kind=Goal.Baseline.LAST_YEAR,
         )  # fmt: skip
-        _agree(goal, owner=rep, approver=manager, fallback_target=Decimal("0.10"))
+        agree(goal, owner=rep, approver=manager, fallback_target=Decimal("0.10"))
         team_goal = services.goal_create(
             actor=manager, owner_team=team, title=f"{team.name}: revenue this year",
             why="The team's share of the company plan.", metric="revenue",
@@ -93,7 +94,7 @@ def seed(*, reset: bool = False) -> int:
             target_kind=Goal.TargetKind.RELATIVE, relative_change=Decimal("0.08"),
             baseline_kind=Goal.Baseline.LAST_YEAR,
         )  # fmt: skip
-        _agree(team_goal, owner=manager, approver=admin, fallback_target=Decimal("2000000"))
+        agree(team_goal, owner=manager, approver=admin, fallback_target=Decimal("2000000"))
         created += 2
         if new_vehicles is not None and len(seen_teams) == 1:
             waiting = services.goal_create(
@@ -104,7 +105,7 @@ def seed(*, reset: bool = False) -> int:
                 target_kind=Goal.TargetKind.RELATIVE, relative_change=Decimal("0.15"),
                 baseline_kind=Goal.Baseline.LAST_YEAR,
             )  # fmt: skip
-            _agree(waiting, owner=rep, approver=None, fallback_target=Decimal("80000"))
+            agree(waiting, owner=rep, approver=None, fallback_target=Decimal("80000"))
             services.goal_create(
                 actor=rep, title="More new customers", metric="new_customers", start_on=quarter_start,
                 end_on=quarter_end, target_kind=Goal.TargetKind.ABSOLUTE, target_value=Decimal("6"),

@@ -11,7 +11,6 @@ import datetime
 import functools
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
@@ -20,8 +19,8 @@ from django.utils import timezone
 from kpis import services as kpi_services
 from kpis.models import KpiRun
 from salesteam.celery import app as celery_app
-from salesteam.models import Role, Stage, Team, User
-from tests.factories import CustomerFactory, DealFactory, MembershipFactory, UserFactory
+from salesteam.models import Role, Team, User
+from tests.factories import MembershipFactory, UserFactory
 
 PASSWORD = "journey-pass-2024"
 
@@ -66,20 +65,6 @@ def person(username: str, full_name: str, *, team: Team | None = None, role: str
     elif team is not None and role == Role.MANAGER:
         team.managers.add(user)
     return user
-
-
-def won(rep: User, amount: str, closed_on: datetime.date, **extra):
-    """A deal won on `closed_on`, created ten days before, with no cost."""
-    return DealFactory(
-        rep=rep,
-        customer=extra.pop("customer", None) or CustomerFactory(),
-        stage=Stage.WON,
-        amount_original=Decimal(amount),
-        cost_original=Decimal("0.00"),
-        created_on=closed_on - datetime.timedelta(days=10),
-        closed_on=closed_on,
-        **extra,
-    )
 
 
 def today() -> datetime.date:

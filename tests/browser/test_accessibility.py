@@ -14,8 +14,9 @@ from playwright.sync_api import expect
 from goals import services as goal_services
 from goals.models import Goal
 from salesteam.models import Role, Stage
-from tests.browser.support import inline_tasks, kpi_run_in_process, log_in, person, today, won
+from tests.browser.support import inline_tasks, kpi_run_in_process, log_in, person, today
 from tests.factories import CustomerFactory, DealFactory, TeamFactory
+from tests.goals.helpers import won
 from tests.incentives.bonus_helpers import make_plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -8,8 +8,9 @@ import pytest
 from playwright.sync_api import expect
 
 from salesteam.models import Role
-from tests.browser.support import kpi_run_in_process, log_in, person, today, won
+from tests.browser.support import kpi_run_in_process, log_in, person, today
 from tests.factories import TeamFactory
+from tests.goals.helpers import won
 from tests.incentives.bonus_helpers import make_plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -7,8 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from salesteam.models import Role
-from tests.browser.support import inline_tasks, log_in, person, today, won
+from tests.browser.support import inline_tasks, log_in, person, today
 from tests.factories import CustomerFactory, SegmentFactory, TeamFactory
+from tests.goals.helpers import won
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 TITLE = "+15 % revenue in New vehicles within six months"

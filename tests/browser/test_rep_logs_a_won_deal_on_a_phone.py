@@ -10,8 +10,9 @@ from playwright.sync_api import expect
 from goals import services as goal_services
 from goals.models import Goal
 from salesteam.models import Role
-from tests.browser.support import inline_tasks, kpi_run_in_process, log_in, nightly_run, person, today, won
+from tests.browser.support import inline_tasks, kpi_run_in_process, log_in, nightly_run, person, today
 from tests.factories import CustomerFactory, SegmentFactory, TeamFactory
+from tests.goals.helpers import won
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
