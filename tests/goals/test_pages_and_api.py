@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from goals import services
-from goals.models import Goal
+from goals.models import Goal, Notification
 from tests.factories import MembershipFactory, UserFactory
 from tests.goals.helpers import D, draft, submitted
 
@@ -123,7 +123,9 @@ def test_marking_a_notification_read_with_an_id_that_is_not_a_number_answers_404
     for bad in ("null", "abc", "1.5"):
         assert api_client.post(f"/api/v1/notifications/{bad}/read/").status_code == 404
     notification = api_client.get("/api/v1/notifications/").data["results"][0]
+    assert Notification.objects.get(pk=notification["id"]).read_at is None  # the bad ids marked nothing
     assert api_client.post(f"/api/v1/notifications/{notification['id']}/read/").status_code == 200
+    assert Notification.objects.get(pk=notification["id"]).read_at is not None
 
 
 def test_the_api_returns_smart_errors_per_field(api_client, rep, clock):

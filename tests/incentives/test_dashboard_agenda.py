@@ -18,7 +18,8 @@ def agenda(client, user) -> list[str]:
     client.force_login(user)
     page = client.get(reverse("kpis:dashboard"))
     assert page.status_code == 200
-    return [item["text"] for item in page.context["agenda"] if "bonus" in item["text"]]
+    approvals = reverse("bonuses:approval_queue")
+    return [item["text"] for item in page.context["agenda"] if item["url"] == approvals]
 
 
 @pytest.fixture

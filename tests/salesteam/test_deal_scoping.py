@@ -103,8 +103,13 @@ def test_a_credited_rep_reads_the_deal_but_changes_nothing(client, api_client, o
     assert (deal.stage, deal.title) == (Stage.PROPOSAL, split_deal.title)
 
 
-def test_the_pipeline_holds_only_the_deals_the_user_moves(other_rep, split_deal):
-    assert sum(column["count"] for column in selectors.pipeline(user=other_rep)) == 0
+def test_the_pipeline_holds_only_the_deals_the_user_moves(rep, other_rep, split_deal):
+    def proposals(user):
+        column = next(c for c in selectors.pipeline(user=user) if c["stage"] == Stage.PROPOSAL)
+        return column["count"], [deal.pk for deal in column["deals"]]
+
+    assert proposals(rep) == (1, [split_deal.pk])  # its rep moves it
+    assert proposals(other_rep) == (0, [])  # the credited rep only reads it
 
 
 def test_a_credit_to_someone_outside_the_team_opens_nothing_to_others(api_client, split_deal):

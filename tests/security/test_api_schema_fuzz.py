@@ -138,6 +138,8 @@ def world(team, rep, manager, other_rep, django_capture_on_commit_callbacks):
         "user": rep.pk,
     }
     assert Goal.objects.filter(status=Goal.Status.SUBMITTED).exists()
+    # Every detail endpoint is probed with a real object too, not only with ids that do not exist.
+    assert all(pk is not None for pk in found.values()), found
     tokens = {"admin": Token.objects.create(user=admin).key, "rep": Token.objects.create(user=rep).key}
     return {"ids": found, "tokens": tokens, "other_rep": other_rep}
 
