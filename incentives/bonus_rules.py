@@ -168,9 +168,14 @@ def _team_bonus_rule(rule: dict, out: dict, where: str, errors: list[str]) -> No
     out["split"] = _choice(rule, "split", TEAM_SPLITS, where, errors, default="equal")
     if out["split"] == "contribution":
         out["kpi"] = _choice(rule, "kpi", RACE_KPIS, where, errors, default="revenue")
+    _metric(rule, out, where, errors)
+
+
+def _metric(rule: dict, out: dict, where: str, errors: list[str]) -> None:
+    """An optional KPI slug naming which goals count (goal bonus, team bonus)."""
     metric = rule.get("metric")
     if metric:
-        if metric not in KPI_BY_SLUG:
+        if not isinstance(metric, str) or metric not in KPI_BY_SLUG:
             errors.append(_("%(where)s: unknown metric %(metric)s.") % {"where": where, "metric": metric})
         out["metric"] = metric
 
@@ -226,13 +231,7 @@ def validate_rules(rules) -> list[dict]:
             out["amount"] = _decimal(rule, "amount", where, errors)
             if out["mode"] == "pro_rata":
                 out["threshold"] = _decimal(rule, "threshold", where, errors)
-            metric = rule.get("metric")
-            if metric:
-                if metric not in KPI_BY_SLUG:
-                    errors.append(
-                        _("%(where)s: unknown metric %(metric)s.") % {"where": where, "metric": metric}
-                    )
-                out["metric"] = metric
+            _metric(rule, out, where, errors)
         elif kind in ("gate", "cap"):
             if kind == "gate":
                 out["kpi"] = _choice(rule, "kpi", tuple(KPI_BY_SLUG), where, errors)

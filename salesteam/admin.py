@@ -27,8 +27,18 @@ class MembershipInline(admin.TabularInline):
     fields = ["team", "valid_from", "valid_to"]
 
 
+class UserChangeForm(DjangoUserAdmin.form):
+    def clean(self):
+        cleaned = super().clean()
+        leaving = self.instance.pk and "is_active" in self.changed_data and not cleaned.get("is_active")
+        if leaving and (error := services.user_deactivation_error(user=self.instance)):
+            self.add_error("is_active", error)
+        return cleaned
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin, SimpleHistoryAdmin):
+    form = UserChangeForm
     list_display = ["username", "full_name", "email", "role", "manager", "is_active"]
     list_filter = ["role", "is_active"]
     search_fields = ["username", "full_name", "email"]

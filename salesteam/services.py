@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -516,6 +516,19 @@ def membership_move(*, actor: User | None, user: User, team: Team, valid_from: d
     return membership
 
 
+def user_deactivation_error(*, user: User, on: datetime.date | None = None) -> str | None:
+    """Why `user` cannot leave on `on` (today by default), or None: a team move that only starts on or
+    after that day must be undone first. Shown by the admin's form, raised by user_deactivate."""
+    on = on or timezone.localdate()
+    joining = Membership.objects.filter(user=user, valid_to__isnull=True, valid_from__gte=on).first()
+    if joining is None:
+        return None
+    return _("%(name)s only joins their team on %(day)s; undo that move first.") % {
+        "name": user.display_name,
+        "day": date_format(joining.valid_from, "DATE_FORMAT"),
+    }
+
+
 @transaction.atomic
 def user_deactivate(*, actor: User | None, user: User, on: datetime.date | None = None) -> User:
     """Someone leaves on `on` (today by default): they can no longer log in, their open team
@@ -523,16 +536,13 @@ def user_deactivate(*, actor: User | None, user: User, on: datetime.date | None 
     history, and plans prorate them by the days they were in the team. Idempotent."""
     on = on or timezone.localdate()
     user = User.objects.select_for_update().get(pk=user.pk)
+    if error := user_deactivation_error(user=user, on=on):
+        raise ValidationError({"on": error})
     if user.is_active:
         user.is_active = False
         user._history_user = actor
         user.save(update_fields=["is_active"])
     for membership in Membership.objects.filter(user=user, valid_to__isnull=True):
-        if membership.valid_from >= on:
-            raise ValidationError(
-                {"on": _("%(name)s only joins their team on %(day)s; undo that move first.")
-                 % {"name": user.display_name, "day": membership.valid_from.isoformat()}}
-            )  # fmt: skip
         membership.valid_to = on
         membership._history_user = actor
         membership.save(update_fields=["valid_to"])

@@ -263,3 +263,11 @@ def test_an_attainment_below_the_first_tier_is_shown_to_one_decimal():
     assert describe_line(line, currency="EUR") == (
         "EUR 2,000.00 is 22.2 % of the EUR 9,000.00 quota, below the first tier = EUR 0.00"
     )
+
+
+@pytest.mark.parametrize("kind", ["goal_bonus", "team_bonus"])
+def test_a_metric_that_is_not_a_text_is_a_clear_error_not_a_crash(kind):
+    rule = {"type": kind, "amount": "100", "pool": "100", "metric": ["revenue"]}
+
+    with pytest.raises(ValidationError, match=r"Rule 1: unknown metric \['revenue'\]"):
+        validate_rules([rule])

@@ -70,3 +70,27 @@ def test_leaving_before_joining_the_current_team_is_refused(rep, team):
 
     rep.refresh_from_db()
     assert rep.is_active is True
+
+
+def test_the_admin_form_explains_why_someone_moving_today_cannot_leave_today(rep, team):
+    from django.utils import timezone
+
+    from salesteam.admin import UserChangeForm
+
+    services.membership_move(
+        actor=None, user=rep, team=TeamFactory(name="East"), valid_from=timezone.localdate()
+    )
+    form = UserChangeForm(instance=rep)
+    data = {
+        name: value
+        for name, field in form.fields.items()
+        if (value := form.get_initial_for_field(field, name)) is not None and not field.disabled
+    }
+    data["is_active"] = False
+
+    bound = UserChangeForm(data, instance=rep)
+
+    assert not bound.is_valid()
+    assert "only joins their team on" in bound.errors["is_active"][0]
+    rep.refresh_from_db()
+    assert rep.is_active

@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from goals import services as goal_services
 from goals.models import Goal, Notification
 from incentives import services as recognition
-from incentives.models import Badge, BonusAward, Kudos
+from incentives.models import Badge, BadgeKind, BadgeRule, BonusAward, Kudos
 from kpis import services as kpi_services
 from kpis.models import KpiRun
 from salesteam.importing import services as importing
@@ -115,6 +115,7 @@ def world(team, rep, manager, other_rep, django_capture_on_commit_callbacks):
         actor=rep, title="Draft", metric="deals_won", start_on=today, end_on=today, target_value=Decimal("3")
     )
     recognition.kudos_give(sender=manager, recipient=rep, message="Great quarter!")
+    BadgeRule.objects.create(name="First win", kind=BadgeKind.FIRST_WON_DEAL)  # earned in the run below
     with django_capture_on_commit_callbacks(execute=True):
         kpi_services.kpi_run_start(trigger=KpiRun.Trigger.NIGHTLY, full=True, in_process=True)
     job = importing.import_upload(
