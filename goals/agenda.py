@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.translation import ngettext
 
@@ -52,7 +51,12 @@ def items(*, user: User) -> list[dict]:
 
 
 def _behind(goals, url: str, *, own: bool) -> list[dict]:
-    paces = Counter(goals.filter(status=Goal.Status.ACTIVE).order_by().values_list("pace", flat=True))
+    paces = dict(
+        goals.filter(status=Goal.Status.ACTIVE, pace__in=[Goal.Pace.OFF_TRACK, Goal.Pace.AT_RISK])
+        .order_by()
+        .values_list("pace")
+        .annotate(n=Count("pk"))
+    )
     found = []
     off, at_risk = paces.get(Goal.Pace.OFF_TRACK, 0), paces.get(Goal.Pace.AT_RISK, 0)
     if off:

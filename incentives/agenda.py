@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 
 from incentives import bonus_selectors
 from incentives.bonus_rules import money
-from incentives.models import BonusAward, Kudos, LeaderboardSnapshot
+from incentives.models import BonusAward, Kudos
 from kpis import engine, leaderboards
 from kpis.models import PeriodType, ScopeType
 from salesteam.models import User
@@ -49,13 +49,12 @@ def _my_day(user: User) -> list[dict]:
     found = []
     month = engine.period_start(PeriodType.MONTH, today)
     key = leaderboards.board_key(ScopeType.REP, "revenue", PeriodType.MONTH, month, (ScopeType.COMPANY, 0))
-    snapshot = LeaderboardSnapshot.objects.filter(board=key).order_by("-run_id").only("ranks").first()
-    rank = snapshot.ranks.get(str(user.pk)) if snapshot else None
-    if rank:
+    ranks = leaderboards.previous_ranks(key=key, before_run_id=None) or {}  # as the last run left them
+    if rank := ranks.get(user.pk):
         found.append(
             {
                 "text": _("You are number %(rank)s of %(count)s on revenue this month")
-                % {"rank": rank, "count": len(snapshot.ranks)},
+                % {"rank": rank, "count": len(ranks)},
                 "url": reverse("leaderboards:leaderboard"),
                 "tone": "good" if rank <= 3 else "info",
             }

@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db.models import Max, Min, Q
 
 from incentives.models import AwardDecision, BonusAward
-from salesteam.models import Membership
+from salesteam.services import ReferenceData
 
 ONE_DAY = datetime.timedelta(days=1)
 
@@ -23,7 +23,7 @@ def costs(
     *, start: datetime.date, end: datetime.date
 ) -> list[tuple[int | None, datetime.date, datetime.date, Decimal]]:
     """The settled awards overlapping [start, end): (team id or None, period start, period end
-    (exclusive), total) each. Two queries."""
+    (exclusive), total) each. Three queries."""
     awards = list(
         BonusAward.objects.filter(status__in=BonusAward.SETTLED, period_start__lt=end, period_end__gt=start)
         .order_by("pk")
@@ -31,23 +31,10 @@ def costs(
     )
     if not awards:
         return []
-    last_day = max(period_end for _rep, _start, period_end, _total in awards) - ONE_DAY
-    first_day = min(period_end for _rep, _start, period_end, _total in awards) - ONE_DAY
-    memberships: dict[int, list[tuple[datetime.date, datetime.date | None, int]]] = {}
-    for user_id, valid_from, valid_to, team_id in (
-        Membership.objects.filter(user_id__in={a[0] for a in awards}, valid_from__lte=last_day)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=first_day))
-        .order_by("valid_from")
-        .values_list("user_id", "valid_from", "valid_to", "team_id")
-    ):
-        memberships.setdefault(user_id, []).append((valid_from, valid_to, team_id))
-
-    def team_on(rep_id: int, day: datetime.date) -> int | None:
-        teams = [t for lo, hi, t in memberships.get(rep_id, []) if lo <= day and (hi is None or day < hi)]
-        return teams[-1] if teams else None  # the team joined last
-
+    # The rep's team as the deal services assign it, so that a team's bonus cost and its revenue agree.
+    reference = ReferenceData.load(user_ids={rep_id for rep_id, *_rest in awards})
     return [
-        (team_on(rep_id, period_end - ONE_DAY), period_start, period_end, total)
+        (reference.team_on(rep_id, period_end - ONE_DAY), period_start, period_end, total)
         for rep_id, period_start, period_end, total in awards
     ]
 

@@ -97,7 +97,7 @@ class DealForm(forms.Form):
 class DealCreditForm(forms.Form):
     """One line of a deal's credit split. The split's rules live in `services.deal_credits_validate`."""
 
-    rep = forms.TypedChoiceField(label=_("Rep"), coerce=int)
+    rep = forms.TypedChoiceField(label=_("Rep"), coerce=int, widget=LongSelect)
     share = forms.DecimalField(label=_("Share (%)"), max_digits=5, decimal_places=2)
 
     def __init__(self, *args, reps: list[User], allowed: set[int], **kwargs):

@@ -99,7 +99,8 @@ def deal_scope(user: User) -> Q:
     """The condition on Deal that `user` may see: what they may change, and the deals that credit a
     share to them or, for a manager, to a current member of a team they manage (read only).
 
-    The credited deals' ids are read first, so that the condition stays a plain OR of indexed columns.
+    The credited deals' ids are read first (once per request), so that the condition stays a plain OR
+    of indexed columns.
     """
     if user.is_admin:
         return Q()
@@ -108,7 +109,9 @@ def deal_scope(user: User) -> Q:
         credited = DealCredit.objects.filter(
             Q(rep=user) | Q(rep__in=_current_member_ids(managed_teams_subquery(user)))
         )
-    deal_ids = sorted(set(credited.order_by().values_list("deal_id", flat=True)))
+    deal_ids = _once_per_request(
+        user, "credited", lambda: sorted(set(credited.order_by().values_list("deal_id", flat=True)))
+    )
     scope = deal_change_scope(user)
     return scope | Q(pk__in=deal_ids) if deal_ids else scope
 
