@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -117,7 +118,8 @@ class DealSerializer(serializers.ModelSerializer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
-        if request is not None and request.user.is_authenticated:
+        if request is not None and request.user.is_authenticated and request.method not in SAFE_METHODS:
+            # Only writes choose reps: reading a deal or a page of them lists nobody.
             self.fields["rep"].queryset = selectors.rep_choices(user=request.user)
             deal = self.instance if isinstance(self.instance, Deal) else None
             reps, _allowed = selectors.credit_rep_choices(user=request.user, deal=deal)
