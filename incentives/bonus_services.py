@@ -129,7 +129,7 @@ def rep_inputs(
             owner_user_id__in=list(participants),
             end_on__gte=start,
             end_on__lt=end,
-            status__in=[Goal.Status.APPROVED, Goal.Status.ACTIVE, Goal.Status.ACHIEVED, Goal.Status.MISSED],
+            status__in=COUNTED_GOALS,
         ).order_by("end_on", "pk")
         for goal in approved:
             goals.setdefault(goal.owner_user_id, []).append(
@@ -1006,7 +1006,10 @@ def plan_version_save(
         clean = bonus_rules.validate_rules(rules)
     except ValidationError as error:
         raise ValidationError({"rules": error.messages}) from error
-    version = PlanVersion.objects.select_for_update().filter(plan=plan, valid_from=valid_from).first()
+    # The plan's row is the lock: two saves of the same new start wait for each other instead of one
+    # failing on the unique start.
+    IncentivePlan.objects.select_for_update().filter(pk=plan.pk).first()
+    version = PlanVersion.objects.filter(plan=plan, valid_from=valid_from).first()
     version = version or PlanVersion(plan=plan, valid_from=valid_from)
     version.rules, version.note = clean, note
     version._history_user = actor
