@@ -109,31 +109,29 @@ class Dialect:
         self.pg = vendor == "postgresql"
 
     def param(self) -> str:
+        """A date parameter placeholder."""
         return "%s::date" if self.pg else "%s"
 
-    def bucket(self, period_type: str, column: str) -> str:
-        if self.pg:
-            return f"date_trunc('{period_type}', {column}::timestamp)::date"
-        if period_type == PeriodType.MONTH:
-            return f"date({column}, 'start of month')"
-        if period_type == PeriodType.YEAR:
-            return f"date({column}, 'start of year')"
-        return (
-            f"date({column}, 'start of month', '-' || ((CAST(strftime('%%m', {column}) AS INTEGER) - 1) %% 3)"
-            " || ' months')"
-        )
+    def literal(self, day: datetime.date) -> str:
+        # Dates are inlined (a date's ISO form is digits and dashes only), so that an expression can
+        # appear several times in a statement without repeating its parameters.
+        return f"DATE '{day.isoformat()}'" if self.pg else f"'{day.isoformat()}'"
 
-    def previous(self, period_type: str, column: str) -> str:
+    def month_number(self, column: str) -> str:
+        """Months since the start of year 0: consecutive months have consecutive numbers."""
         if self.pg:
-            step = {"month": "1 month", "quarter": "3 months", "year": "1 year"}[period_type]
-            return f"({column} - interval '{step}')::date"
-        step = {"month": "-1 month", "quarter": "-3 months", "year": "-1 year"}[period_type]
-        return f"date({column}, '{step}')"
+            return f"(date_part('year', {column}) * 12 + date_part('month', {column}) - 1)::int"
+        year, month = (f"CAST(strftime('%%{part}', {column}) AS INTEGER)" for part in "Ym")
+        return f"({year} * 12 + {month} - 1)"
 
     def days_between(self, start: str, end: str) -> str:
         if self.pg:
             return f"({end} - {start})"
         return f"CAST(julianday({end}) - julianday({start}) AS INTEGER)"
+
+    def differs(self, left: str, right: str) -> str:
+        """NULL-safe inequality."""
+        return f"{left} IS DISTINCT FROM {right}" if self.pg else f"{left} IS NOT {right}"
 
     def money_sum(self, expression: str) -> str:
         # SQLite sums decimals as floats; summing whole cents keeps the result exact.
@@ -150,36 +148,158 @@ class Dialect:
         return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
 
 
-class Bucketing:
-    """Maps a date column to the start of its period, for calendar periods or one custom range."""
+class Periods:
+    """How the passes number periods, so that SQL groups by cheap integers.
 
-    def __init__(self, dialect: Dialect, period_type: str | None = None, custom: Range | None = None):
-        self.dialect, self.period_type, self.custom = dialect, period_type, custom
+    Calendar periods are numbered by month (months since year 0); a quarter is a month number // 3 and
+    a year // 12, so the passes group by month and quarters and years follow by integer division. A
+    custom range is number 1 and the equally long range before it, which it compares with, number 0.
+    `targets` are the period types asked for, each with its divisor of the base number.
+    """
 
-    def of(self, column: str) -> tuple[str, list]:
+    DIVISORS = {PeriodType.MONTH: 1, PeriodType.QUARTER: 3, PeriodType.YEAR: 12}
+
+    def __init__(self, dialect: Dialect, period_types: list[str] | None = None, custom: Range | None = None):
+        self.dialect, self.custom = dialect, custom
+        self.targets = ["custom"] if custom else list(period_types)
+
+    def number(self, column: str) -> str:
+        """SQL: the base period number of a date column (NULL outside a custom range and its previous)."""
         if self.custom is None:
-            return self.dialect.bucket(self.period_type, column), []
-        p = self.dialect.param()
-        current, previous = self.custom, self.custom.previous
-        sql = (
-            f"CASE WHEN {column} >= {p} AND {column} < {p} THEN {p} "
-            f"WHEN {column} >= {p} AND {column} < {p} THEN {p} END"
+            return self.dialect.month_number(column)
+        day = self.dialect.literal
+        cases = " ".join(
+            f"WHEN {column} >= {day(r.start)} AND {column} < {day(r.end)} THEN {n}"
+            for n, r in ((1, self.custom), (0, self.custom.previous))
         )
-        return sql, [current.start, current.end, current.start, previous.start, previous.end, previous.start]
+        return f"CASE {cases} END"
 
-    def previous_of(self, column: str) -> tuple[str, list]:
-        if self.custom is None:
-            return self.dialect.previous(self.period_type, column), []
-        p = self.dialect.param()
-        return f"CASE WHEN {column} = {p} THEN {p} END", [self.custom.start, self.custom.previous.start]
+    def divisor(self, j: int) -> int:
+        return 1 if self.custom else self.DIVISORS[self.targets[j]]
 
-    def previous_start(self, start: datetime.date) -> datetime.date:
-        return self.custom.previous.start if self.custom else previous_start(self.period_type, start)
+    def of(self, j: int, base: str) -> str:
+        """SQL: the period number of target j from a base number."""
+        divisor = self.divisor(j)
+        return base if divisor == 1 else f"({base} / {divisor})"
 
-    def end(self, start: datetime.date) -> datetime.date:
+    def start(self, j: int, number: int) -> datetime.date:
+        """The first day of target j's period `number`."""
+        if self.custom:
+            return self.custom.start if number == 1 else self.custom.previous.start
+        months = number * self.divisor(j)
+        return datetime.date(months // 12, months % 12 + 1, 1)
+
+    def first(self, j: int, day: datetime.date) -> datetime.date:
+        """The start of target j's period that contains `day` (or the custom range)."""
+        return day if self.custom else period_start(self.targets[j], day)
+
+    def end(self, j: int, start: datetime.date) -> datetime.date:
         if self.custom:
             return self.custom.end if start == self.custom.start else self.custom.start
-        return period_end(self.period_type, start)
+        return period_end(self.targets[j], start)
+
+    def previous(self, j: int, start: datetime.date) -> datetime.date:
+        return self.custom.previous.start if self.custom else previous_start(self.targets[j], start)
+
+    def starts(self, j: int, date_from: datetime.date, date_to: datetime.date) -> list[datetime.date]:
+        return [date_from] if self.custom else period_starts(self.targets[j], date_from, date_to)
+
+
+class Grouping:
+    """Groups rows by each of several scopes and each of several period bucketings in one statement.
+
+    PostgreSQL computes the (scope, bucket) groupings as GROUPING SETS in one pass over the rows;
+    SQLite, which has no grouping sets, repeats each row once per pair by a cross join with a small
+    constant table. Either way the caller writes the source, the filter and the aggregates once.
+    `keys` are grouped in every set. `rows()` yields (scope index, bucket index, scope id, bucket
+    start, *keys, *aggregates for that bucketing), skipping groups without a scope id or a bucket.
+    """
+
+    def __init__(self, dialect: Dialect, scopes: list[str], buckets: list[str], keys: tuple[str, ...] = ()):
+        self.dialect, self.scopes, self.buckets, self.keys = dialect, scopes, buckets, list(keys)
+        self.aggregates: list[list[str]] = []
+        # On PostgreSQL the company scope (a constant) is simply left out of its grouping set.
+        self.scope_columns = [s for s in scopes if s != "0"]
+
+    def aggregate(self, expression) -> None:
+        """Adds an aggregate: an SQL expression, or fn(j) for one that depends on the bucketing j."""
+        if callable(expression):
+            self.aggregates.append([expression(j) for j in range(len(self.buckets))])
+        else:
+            self.aggregates.append([expression])
+
+    def _pairs(self) -> str:
+        return " UNION ALL ".join(
+            f"SELECT {i} AS st, {j} AS bt" for i in range(len(self.scopes)) for j in range(len(self.buckets))
+        )
+
+    def _scope(self) -> str:
+        return "CASE gs.st " + " ".join(f"WHEN {i} THEN {s}" for i, s in enumerate(self.scopes)) + " END"
+
+    def _bucket(self) -> str:
+        return "CASE gs.bt " + " ".join(f"WHEN {j} THEN {b}" for j, b in enumerate(self.buckets)) + " END"
+
+    def select(self, source: str, where: str) -> str:
+        if self.dialect.pg:
+            grouped = [*self.scope_columns, *self.buckets]
+            sets = ", ".join(
+                "(" + ", ".join([*([scope] if scope != "0" else []), bucket, *self.keys]) + ")"
+                for scope in self.scopes
+                for bucket in self.buckets
+            )
+            aggregates = [a for per_bucket in self.aggregates for a in per_bucket]
+            columns = ", ".join([f"GROUPING({', '.join(grouped)})", *grouped, *self.keys, *aggregates])
+            return f"SELECT {columns} FROM {source} WHERE {where} GROUP BY GROUPING SETS ({sets})"
+        aggregates = [
+            per_bucket[0]
+            if len(per_bucket) == 1
+            else "CASE gs.bt " + " ".join(f"WHEN {j} THEN {a}" for j, a in enumerate(per_bucket)) + " END"
+            for per_bucket in self.aggregates
+        ]
+        scope, bucket = self._scope(), self._bucket()
+        columns = ", ".join(["gs.st", "gs.bt", f"{scope} AS s", f"{bucket} AS b", *self.keys, *aggregates])
+        group = ", ".join(str(n) for n in range(1, 5 + len(self.keys)))
+        return (
+            f"SELECT {columns} FROM {source} CROSS JOIN ({self._pairs()}) gs"
+            f" WHERE {where} AND {scope} IS NOT NULL AND {bucket} IS NOT NULL GROUP BY {group}"
+        )
+
+    def expanded(self, source: str, where: str, columns: list[str]) -> str:
+        """SQLite only: the rows of `source`, once per (scope, bucket), as st, bt, s, b, *columns."""
+        scope, bucket = self._scope(), self._bucket()
+        return (
+            f"SELECT gs.st AS st, gs.bt AS bt, {scope} AS s, {bucket} AS b, {', '.join(columns)}"
+            f" FROM {source} CROSS JOIN ({self._pairs()}) gs"
+            f" WHERE {where} AND {scope} IS NOT NULL AND {bucket} IS NOT NULL"
+        )
+
+    def rows(self, sql: str, params: list, *, hashed: bool = True):
+        fetched = _fetch(sql, params, hashed=hashed)
+        if not self.dialect.pg:
+            yield from fetched  # already st, bt, s, b, *keys, *aggregates
+            return
+        n_keys = len(self.keys)
+        # GROUPING() has a bit for each grouped expression left out of the row's set, the first highest.
+        width = len(self.scope_columns) + len(self.buckets)
+        column_of = {s: k for k, s in enumerate(self.scope_columns)}
+        sets = {}
+        for i, scope in enumerate(self.scopes):
+            for j in range(len(self.buckets)):
+                kept = {len(self.scope_columns) + j} | ({column_of[scope]} if scope != "0" else set())
+                mask = sum(1 << (width - 1 - k) for k in range(width) if k not in kept)
+                sets[mask] = (i, j, column_of.get(scope))
+        offsets, position = [], 1 + width + n_keys
+        for per_bucket in self.aggregates:
+            offsets.append((position, len(per_bucket) > 1))
+            position += len(per_bucket)
+        for row in fetched:
+            i, j, scope_column = sets[row[0]]
+            scope_id = 0 if scope_column is None else row[1 + scope_column]
+            start = row[1 + len(self.scope_columns) + j]
+            if scope_id is None or start is None:
+                continue
+            keys = row[1 + width : 1 + width + n_keys]
+            yield (i, j, scope_id, start, *keys, *(row[o + j if each else o] for o, each in offsets))
 
 
 # --- The passes --------------------------------------------------------------------------------------
@@ -187,44 +307,19 @@ class Bucketing:
 
 def _fetch(sql: str, params: list, *, hashed: bool = False) -> list[tuple]:
     """Runs a query. `hashed` asks PostgreSQL to group by hashing: it cannot estimate how few groups the
-    scope expressions give, and would otherwise sort every deal once per scope type."""
+    scope expressions give, and would otherwise sort the rows once per grouping. JIT compilation costs
+    more than it saves on these one-off statements."""
     with connection.cursor() as cursor:
-        if hashed and connection.vendor == "postgresql":
-            cursor.execute("SET enable_sort = off")
-            try:
-                cursor.execute(sql, params)
-                return cursor.fetchall()
-            finally:
-                cursor.execute("RESET enable_sort")
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def histogram_median(histogram: list[tuple[int, int]]) -> Decimal:
-    """The median of values given as (value, count) pairs, to 0.1."""
-    histogram.sort()
-    total = sum(count for _value, count in histogram)
-    wanted = [(total - 1) // 2, total // 2]  # the middle position, or the two middle ones
-    found, seen = [], 0
-    for value, count in histogram:
-        while wanted and wanted[0] < seen + count:
-            found.append(value)
-            wanted.pop(0)
-        seen += count
-    return (Decimal(found[0] + found[1]) / 2).quantize(Decimal("0.1"))
-
-
-def _expand_scopes(scope_types: list[str]) -> tuple[str, str, str]:
-    """SQL that repeats each deal row once per scope type: (join clause, scope index, scope id).
-
-    A cross join with a small constant table lets one pass over the deals group every scope type at
-    once, on PostgreSQL and SQLite alike.
-    """
-    if len(scope_types) == 1:
-        return "", "0", SCOPE_COLUMNS[scope_types[0]]
-    table = " UNION ALL ".join(f"SELECT {index} AS st" for index in range(len(scope_types)))
-    case = " ".join(f"WHEN {index} THEN {SCOPE_COLUMNS[t]}" for index, t in enumerate(scope_types))
-    return f" CROSS JOIN ({table}) sc", "sc.st", f"CASE sc.st {case} END"
+        if connection.vendor != "postgresql":
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        settings_sql = "SET jit = off" + ("; SET enable_sort = off" if hashed else "")
+        cursor.execute(settings_sql)
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        finally:
+            cursor.execute("RESET jit; RESET enable_sort")
 
 
 def compute(scope_type: str, **kwargs) -> dict[tuple[int, datetime.date], Parts]:
@@ -249,145 +344,208 @@ def compute_scopes(
     the scopes and `narrow` (a scope type and id, e.g. a segment) the deals, for on-demand use.
     """
     dialect = Dialect(connection.vendor)
-    bucketing = Bucketing(dialect, period_type, Range(date_from, date_to) if custom else None)
-    if custom:
-        lo, hi = date_from, date_to
-    else:
-        lo, hi = period_start(period_type, date_from), date_to
-    prev_lo = bucketing.previous_start(lo)
-    p = dialect.param()
+    periods = (
+        Periods(dialect, custom=Range(date_from, date_to)) if custom else Periods(dialect, [period_type])
+    )
+    return _compute(scope_types, periods, date_from, date_to, scope_ids=scope_ids, narrow=narrow)[0]
+
+
+def compute_calendar(
+    scope_types: list[str], *, date_from: datetime.date, date_to: datetime.date
+) -> dict[str, dict[str, dict[tuple[int, datetime.date], Parts]]]:
+    """Parts of every scope type for the months, quarters and years starting in [date_from, date_to),
+    all period types from the same passes over the deals: period type → scope type → parts."""
+    periods = Periods(Dialect(connection.vendor), PeriodType.values)
+    computed = _compute(scope_types, periods, date_from, date_to)
+    return dict(zip(PeriodType.values, computed, strict=True))
+
+
+def _compute(
+    scope_types: list[str],
+    periods: Periods,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    *,
+    scope_ids: list[int] | None = None,
+    narrow: tuple[str, int] | None = None,
+) -> list[dict[str, dict[tuple[int, datetime.date], Parts]]]:
+    dialect, targets = periods.dialect, range(len(periods.targets))
+    day = dialect.literal
+    # Each target's periods start in [date_from, date_to); deals are read up to the end of the last one,
+    # and, for retention and churn, from the start of the period before the first.
+    starts = [periods.starts(j, date_from, date_to) for j in targets]
+    wanted = [set(s) for s in starts]
+    lo = min(periods.first(j, date_from) for j in targets)
+    hi = max((periods.end(j, s[-1]) for j, s in zip(targets, starts, strict=True) if s), default=date_to)
+    prev_lo = min(periods.previous(j, periods.first(j, date_from)) for j in targets)
+
     needs_customer = ScopeType.SEGMENT in (*scope_types, narrow[0] if narrow else None)
     customer_join = " JOIN salesteam_customer c ON c.id = d.customer_id" if needs_customer else ""
-    expansion, st, scope = _expand_scopes(scope_types)
-    source = f"salesteam_deal d{customer_join}{expansion}"
-    scope_filter, scope_params = f"{scope} IS NOT NULL", []
+    first_wins = " LEFT JOIN kpis_customerfirstwin f ON f.customer_id = d.customer_id"
+    scopes = [SCOPE_COLUMNS[t] for t in scope_types]
+    filters, params = "", []
     if scope_ids is not None:
         if len(scope_types) != 1:
             raise ValueError("scope_ids needs a single scope type")
-        scope_filter += (
-            f" AND {scope} IN ({', '.join(['%s'] * len(scope_ids))})" if scope_ids else " AND 1 = 0"
+        filters += (
+            f" AND {scopes[0]} IN ({', '.join(['%s'] * len(scope_ids))})" if scope_ids else " AND 1 = 0"
         )
-        scope_params = list(scope_ids)
+        params = list(scope_ids)
     if narrow is not None:
-        scope_filter += f" AND {SCOPE_COLUMNS[narrow[0]]} = %s"
-        scope_params.append(narrow[1])
-    results: list[dict[tuple[int, datetime.date], Parts]] = [defaultdict(Parts) for _ in scope_types]
-    as_date = dialect.date
+        filters += f" AND {SCOPE_COLUMNS[narrow[0]]} = %s"
+        params.append(narrow[1])
 
-    def parts_at(index, scope_id, start) -> Parts | None:
-        start = as_date(start) if start is not None else None
-        if start is None or not (lo <= start < hi):
-            return None
-        return results[index][(int(scope_id), start)]
+    results = [[defaultdict(Parts) for _ in scope_types] for _ in targets]
 
-    # 1. Deals closed in the period: revenue, cost, won and lost counts, cycle days, new-customer revenue.
-    closed_bucket, closed_params = bucketing.of("d.closed_on")
-    first_bucket, first_params = bucketing.of("f.first_won_on")
-    won = "d.stage = 'won'"
+    def rolled_up(i: int, scope_id, number: int):
+        """The parts of every target period that contains base period `number` (a month, or the range)."""
+        for j in targets:
+            start = periods.start(j, number // periods.divisor(j))
+            if start in wanted[j]:
+                yield j, results[j][i][(int(scope_id), start)]
+
+    def parts_at(i: int, j: int, scope_id, start: datetime.date) -> Parts | None:
+        return results[j][i][(int(scope_id), start)] if start in wanted[j] else None
+
+    won, money = "d.stage = 'won'", dialect.money
     days = dialect.days_between("d.created_on", "d.closed_on")
-    sql = f"""
-        SELECT {st}, {scope}, {closed_bucket},
-            {dialect.money_sum(f"CASE WHEN {won} THEN d.amount END")},
-            {dialect.money_sum(f"CASE WHEN {won} THEN d.cost END")},
-            {dialect.money_sum(f"CASE WHEN {won} AND d.campaign_id IS NOT NULL THEN d.amount END")},
-            SUM(CASE WHEN {won} THEN 1 ELSE 0 END),
-            SUM(CASE WHEN d.stage = 'lost' THEN 1 ELSE 0 END),
-            COALESCE(SUM(CASE WHEN {won} THEN {days} END), 0),
-            {dialect.money_sum(f"CASE WHEN {won} AND {first_bucket} = {closed_bucket} THEN d.amount END")}
-        FROM {source} LEFT JOIN kpis_customerfirstwin f ON f.customer_id = d.customer_id
-        WHERE d.stage IN ('won', 'lost') AND d.closed_on >= {p} AND d.closed_on < {p} AND {scope_filter}
-        GROUP BY 1, 2, 3
-    """
-    params = [*closed_params, *first_params, *closed_params, lo, hi, *scope_params]
-    money = dialect.money
-    for row in _fetch(sql, params, hashed=True):
-        parts = parts_at(row[0], row[1], row[2])
-        if parts is None:
-            continue
-        parts.revenue, parts.cost, parts.campaign_revenue = money(row[3]), money(row[4]), money(row[5])
-        parts.won_count, parts.lost_count, parts.cycle_days_sum = int(row[6]), int(row[7]), int(row[8])
-        parts.new_customer_revenue = money(row[9])
+    closed = periods.number("d.closed_on")
 
-    # The exact median of the cycle days, from a histogram per group: a hash aggregate on
-    # (scope, period, days) is much cheaper than sorting every won deal once per scope type.
-    sql = f"""
-        SELECT {st}, {scope}, {closed_bucket}, {days}, COUNT(*) FROM {source}
-        WHERE {won} AND d.closed_on >= {p} AND d.closed_on < {p} AND {scope_filter}
-        GROUP BY 1, 2, 3, 4
-    """
-    histograms: dict = defaultdict(list)
-    for index, scope_id, start, value, count in _fetch(
-        sql, [*closed_params, lo, hi, *scope_params], hashed=True
+    # 1. Deals closed in the period: revenue, cost, won and lost counts, cycle days, new-customer revenue;
+    # grouped by base period (month) and summed into quarters and years.
+    grouping = Grouping(dialect, scopes, [closed])
+    grouping.aggregate(dialect.money_sum(f"CASE WHEN {won} THEN d.amount END"))
+    grouping.aggregate(dialect.money_sum(f"CASE WHEN {won} THEN d.cost END"))
+    grouping.aggregate(dialect.money_sum(f"CASE WHEN {won} AND d.campaign_id IS NOT NULL THEN d.amount END"))
+    grouping.aggregate(f"SUM(CASE WHEN {won} THEN 1 ELSE 0 END)")
+    grouping.aggregate("SUM(CASE WHEN d.stage = 'lost' THEN 1 ELSE 0 END)")
+    grouping.aggregate(f"COALESCE(SUM(CASE WHEN {won} THEN {days} END), 0)")
+    first_won = periods.number("f.first_won_on")
+    for j in targets:  # revenue from customers whose first win falls in the same period of target j
+        same = f"{periods.of(j, first_won)} = {periods.of(j, closed)}"
+        grouping.aggregate(dialect.money_sum(f"CASE WHEN {won} AND {same} THEN d.amount END"))
+    sql = grouping.select(
+        f"salesteam_deal d{customer_join}{first_wins}",
+        f"d.stage IN ('won', 'lost') AND d.closed_on >= {day(lo)} AND d.closed_on < {day(hi)}{filters}",
+    )
+    for i, _, scope_id, number, revenue, cost, campaign, won_n, lost_n, cycle, *new in grouping.rows(
+        sql, params
     ):
-        histograms[(index, scope_id, start)].append((int(value), int(count)))
-    for (index, scope_id, start), histogram in histograms.items():
-        if (parts := parts_at(index, scope_id, start)) is not None:
-            parts.cycle_days_median = histogram_median(histogram)
+        revenue, cost, campaign = money(revenue), money(cost), money(campaign)
+        for j, parts in rolled_up(i, scope_id, number):
+            parts.revenue += revenue
+            parts.cost += cost
+            parts.campaign_revenue += campaign
+            parts.won_count += int(won_n)
+            parts.lost_count += int(lost_n)
+            parts.cycle_days_sum += int(cycle)
+            parts.new_customer_revenue += money(new[j])
+
+    # The exact median of the cycle days of the deals won, grouped by each target period.
+    grouping = Grouping(dialect, scopes, [periods.of(j, closed) for j in targets])
+    source = f"salesteam_deal d{customer_join}"
+    where = f"{won} AND d.closed_on >= {day(lo)} AND d.closed_on < {day(hi)}{filters}"
+    if dialect.pg:
+        grouping.aggregate(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {days})")
+        medians = grouping.rows(grouping.select(source, where), params, hashed=False)
+    else:  # no percentile_cont: the middle one or two of each group's days, numbered in order
+        ranked = grouping.expanded(source, where, [f"{days} AS days"])
+        medians = _fetch(
+            f"""SELECT st, bt, s, b, AVG(days) FROM (
+                SELECT st, bt, s, b, days, ROW_NUMBER() OVER (PARTITION BY st, bt, s, b ORDER BY days) AS rn,
+                    COUNT(*) OVER (PARTITION BY st, bt, s, b) AS n
+                FROM ({ranked}) expanded
+            ) numbered WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY 1, 2, 3, 4""",
+            params,
+        )
+    for i, j, scope_id, number, median in medians:
+        if (parts := parts_at(i, j, scope_id, periods.start(j, number))) is not None:
+            parts.cycle_days_median = Decimal(str(median)).quantize(Decimal("0.1"))
 
     # 2. Deals created in the period, and how many of them are won by now.
-    created_bucket, created_params = bucketing.of("d.created_on")
-    sql = f"""
-        SELECT {st}, {scope}, {created_bucket}, COUNT(*), SUM(CASE WHEN {won} THEN 1 ELSE 0 END)
-        FROM {source}
-        WHERE d.created_on >= {p} AND d.created_on < {p} AND {scope_filter}
-        GROUP BY 1, 2, 3
-    """
-    for row in _fetch(sql, [*created_params, lo, hi, *scope_params], hashed=True):
-        if (parts := parts_at(row[0], row[1], row[2])) is not None:
-            parts.created_count, parts.created_won_count = int(row[3]), int(row[4])
+    grouping = Grouping(dialect, scopes, [periods.number("d.created_on")])
+    grouping.aggregate("COUNT(*)")
+    grouping.aggregate(f"SUM(CASE WHEN {won} THEN 1 ELSE 0 END)")
+    sql = grouping.select(
+        f"salesteam_deal d{customer_join}", f"d.created_on >= {day(lo)} AND d.created_on < {day(hi)}{filters}"
+    )
+    for i, _, scope_id, number, created, created_won in grouping.rows(sql, params):
+        for _j, parts in rolled_up(i, scope_id, number):
+            parts.created_count += int(created)
+            parts.created_won_count += int(created_won)
 
     # 3. Distinct active customers, retained from the previous period, and new (first win ever in it).
-    # A customer is retained when their previous active period, within the scope, is the one just before.
-    prev_bucket, prev_params = bucketing.previous_of("a.p")
-    first_of_active, first_active_params = bucketing.of("f.first_won_on")
-    sql = f"""
-        WITH act AS (
-            SELECT DISTINCT {st} AS st, {scope} AS s, d.customer_id AS cu, {closed_bucket} AS p
-            FROM {source}
-            WHERE {won} AND d.closed_on >= {p} AND d.closed_on < {p} AND {scope_filter}
-        ), flagged AS (
-            SELECT st, s, cu, p, LAG(p) OVER (PARTITION BY st, s, cu ORDER BY p) AS before FROM act
+    # Within each scope, each won deal is compared with the customer's won deal just before it: the
+    # first deal of a period counts the customer as active, and as retained when the one before it
+    # falls in the period just before. One sort per scope type, whatever the number of period types.
+    lags = ", ".join(
+        f"LAG({closed}) OVER (PARTITION BY d.customer_id, {scope} ORDER BY d.closed_on, d.id) AS p{i}"
+        for i, scope in enumerate(scopes)
+    )
+    scope_ids_of = ", ".join(f"{scope} AS s{i}" for i, scope in enumerate(scopes))
+    pick = lambda prefix: " ".join(f"WHEN {i} THEN w.{prefix}{i}" for i in range(len(scopes)))  # noqa: E731
+    per_scope = " UNION ALL ".join(f"SELECT {i} AS st" for i in range(len(scopes)))
+    source = f"""(
+        SELECT sc.st AS st, CASE sc.st {pick("s")} END AS s, CASE sc.st {pick("p")} END AS prev,
+            w.closed_n AS closed_n, w.first_n AS first_n
+        FROM (
+            SELECT {closed} AS closed_n, {first_won} AS first_n, {scope_ids_of}, {lags}
+            FROM salesteam_deal d{customer_join}{first_wins}
+            WHERE {won} AND d.closed_on >= {day(prev_lo)} AND d.closed_on < {day(hi)}{filters}
+        ) w CROSS JOIN ({per_scope}) sc
+    ) x"""
+    grouping = Grouping(dialect, ["x.s"], ["x.closed_n"], keys=("x.st",))
+    for j in targets:  # summed over the base periods (months) of target j's period: each customer once
+        now, prev, first = periods.of(j, "x.closed_n"), periods.of(j, "x.prev"), periods.of(j, "x.first_n")
+        grouping.aggregate(f"SUM(CASE WHEN {dialect.differs(prev, now)} THEN 1 ELSE 0 END)")
+        grouping.aggregate(f"SUM(CASE WHEN {prev} = {now} - 1 THEN 1 ELSE 0 END)")
+        grouping.aggregate(
+            f"SUM(CASE WHEN {dialect.differs(prev, now)} AND {first} = {now} THEN 1 ELSE 0 END)"
         )
-        SELECT a.st, a.s, a.p, COUNT(*),
-            SUM(CASE WHEN a.before = {prev_bucket} THEN 1 ELSE 0 END),
-            SUM(CASE WHEN {first_of_active} = a.p THEN 1 ELSE 0 END)
-        FROM flagged a LEFT JOIN kpis_customerfirstwin f ON f.customer_id = a.cu
-        GROUP BY a.st, a.s, a.p
-    """
-    params = [*closed_params, prev_lo, hi, *scope_params, *prev_params, *first_active_params]
-    for index, scope_id, start, active, retained, new in _fetch(sql, params):
-        start = as_date(start)
-        if (parts := parts_at(index, scope_id, start)) is not None:
-            parts.active_customers, parts.retained_customers, parts.new_customers = active, retained, new or 0
-        following = bucketing.end(start) if not custom else (date_from if start < date_from else None)
-        if following is not None and (parts := parts_at(index, scope_id, following)) is not None:
+    customers: dict = defaultdict(lambda: [0, 0, 0])  # (target, scope index, scope id, start) → counts
+    for _, _, scope_id, number, i, *counts in grouping.rows(
+        grouping.select(source, "x.s IS NOT NULL"), params, hashed=False
+    ):
+        for j in targets:
+            totals = customers[(j, i, int(scope_id), periods.start(j, number // periods.divisor(j)))]
+            for k in range(3):
+                totals[k] += int(counts[3 * j + k])
+    for (j, i, scope_id, start), (active, retained, new) in customers.items():
+        if (parts := parts_at(i, j, scope_id, start)) is not None:
+            parts.active_customers, parts.retained_customers, parts.new_customers = active, retained, new
+        if (parts := parts_at(i, j, scope_id, periods.end(j, start))) is not None:
             parts.prev_active_customers = active
 
     # 4. Customers acquired: the first won deal ever of a customer, credited to that deal's scope.
-    sql = f"""
-        SELECT {st}, {scope}, {first_bucket}, COUNT(*)
-        FROM kpis_customerfirstwin f JOIN salesteam_deal d ON d.id = f.first_deal_id{customer_join}{expansion}
-        WHERE f.first_won_on >= {p} AND f.first_won_on < {p} AND {scope_filter}
-        GROUP BY 1, 2, 3
-    """
-    for row in _fetch(sql, [*first_params, lo, hi, *scope_params], hashed=True):
-        if (parts := parts_at(row[0], row[1], row[2])) is not None:
-            parts.acquired_customers = int(row[3])
+    grouping = Grouping(dialect, scopes, [first_won])
+    grouping.aggregate("COUNT(*)")
+    sql = grouping.select(
+        f"kpis_customerfirstwin f JOIN salesteam_deal d ON d.id = f.first_deal_id{customer_join}",
+        f"f.first_won_on >= {day(lo)} AND f.first_won_on < {day(hi)}{filters}",
+    )
+    for i, _, scope_id, number, acquired in grouping.rows(sql, params):
+        for _j, parts in rolled_up(i, scope_id, number):
+            parts.acquired_customers += int(acquired)
 
-    # 5. Campaign cost spread over the campaign's days.
-    def in_window(scope_id, start) -> tuple[int, datetime.date] | None:
-        return (int(scope_id), start) if lo <= start < hi else None
-
-    by_type = dict(zip(scope_types, results, strict=True))
-    for scope_type, computed in by_type.items():
-        if scope_type in COSTED_SCOPES:
-            _campaign_costs(computed, scope_type, bucketing, dialect, lo, hi, in_window, scope_ids)
-            for parts in computed.values():
-                if parts.campaign_cost is None:
-                    parts.campaign_cost = Decimal("0.00")
-        if scope_type in BONUS_COSTED_SCOPES and narrow is None:
-            _bonus_costs(computed, scope_type, bucketing, lo, hi, scope_ids)
-    return {scope_type: dict(computed) for scope_type, computed in by_type.items()}
+    # 5. Campaign cost spread over the campaign's days, and the approved bonus cost.
+    team_revenue = None
+    computed = []
+    for j in targets:
+        by_type = {}
+        for i, scope_type in enumerate(scope_types):
+            values = results[j][i]
+            if scope_type in COSTED_SCOPES:
+                if scope_type == ScopeType.TEAM and team_revenue is None:
+                    team_revenue = _campaign_revenue_by_team(periods, lo, hi)
+                _campaign_costs(values, scope_type, periods, j, starts[j], scope_ids, team_revenue)
+                for parts in values.values():
+                    if parts.campaign_cost is None:
+                        parts.campaign_cost = Decimal("0.00")
+            if scope_type in BONUS_COSTED_SCOPES and narrow is None:
+                _bonus_costs(values, scope_type, periods, j, starts[j], scope_ids)
+            by_type[scope_type] = dict(values)
+        computed.append(by_type)
+    return computed
 
 
 def campaign_cost_in(campaign: Campaign, start: datetime.date, end: datetime.date) -> Decimal:
@@ -400,16 +558,32 @@ def campaign_cost_in(campaign: Campaign, start: datetime.date, end: datetime.dat
     return campaign.cost * days / campaign.days
 
 
-def _campaign_costs(results, scope_type, bucketing, dialect, lo, hi, key, scope_ids) -> None:
+def _campaign_revenue_by_team(periods: Periods, lo: datetime.date, hi: datetime.date) -> list[tuple]:
+    """(campaign, team, base period number, revenue) of the deals won through campaigns in [lo, hi)."""
+    dialect = periods.dialect
+    number = periods.number("d.closed_on")
+    sql = f"""
+        SELECT d.campaign_id, d.team_id, {number}, {dialect.money_sum("d.amount")}
+        FROM salesteam_deal d
+        WHERE d.stage = 'won' AND d.campaign_id IS NOT NULL AND d.team_id IS NOT NULL
+          AND d.closed_on >= {dialect.literal(lo)} AND d.closed_on < {dialect.literal(hi)}
+        GROUP BY 1, 2, 3
+    """
+    return [
+        (campaign_id, team_id, n, dialect.money(amount))
+        for campaign_id, team_id, n, amount in _fetch(sql, [])
+        if n is not None
+    ]
+
+
+def _campaign_costs(results, scope_type, periods, j, starts, scope_ids, team_revenue) -> None:
+    if not starts:
+        return
+    lo, hi = starts[0], periods.end(j, starts[-1])
     campaigns = list(Campaign.objects.filter(start_on__lt=hi, end_on__gte=lo))
     if scope_ids is not None and scope_type == ScopeType.CAMPAIGN:
         campaigns = [c for c in campaigns if c.pk in scope_ids]
-    starts = []
-    start = lo
-    while start < hi:
-        starts.append(start)
-        start = bucketing.end(start)
-    cost = {(c.pk, s): campaign_cost_in(c, s, bucketing.end(s)) for c in campaigns for s in starts}
+    cost = {(c.pk, s): campaign_cost_in(c, s, periods.end(j, s)) for c in campaigns for s in starts}
 
     if scope_type == ScopeType.COMPANY:
         for s in starts:
@@ -421,31 +595,23 @@ def _campaign_costs(results, scope_type, bucketing, dialect, lo, hi, key, scope_
                     results[(c.pk, s)].campaign_cost = cents(cost[(c.pk, s)])
     else:
         # A team carries each campaign's cost in proportion to the revenue it won through it.
-        bucket, params = bucketing.of("d.closed_on")
-        sql = f"""
-            SELECT d.campaign_id, d.team_id, {bucket}, {dialect.money_sum("d.amount")}
-            FROM salesteam_deal d
-            WHERE d.stage = 'won' AND d.campaign_id IS NOT NULL AND d.closed_on >= {dialect.param()}
-              AND d.closed_on < {dialect.param()}
-            GROUP BY 1, 2, 3
-        """
         revenue: dict = defaultdict(Decimal)
-        per_team: list = []
-        for campaign_id, team_id, start, amount in _fetch(sql, [*params, lo, hi]):
-            start, amount = dialect.date(start), dialect.money(amount)
+        by_team: dict = defaultdict(Decimal)
+        for campaign_id, team_id, number, amount in team_revenue:
+            start = periods.start(j, number // periods.divisor(j))
             revenue[(campaign_id, start)] += amount
-            per_team.append((campaign_id, team_id, start, amount))
+            by_team[(campaign_id, team_id, start)] += amount
         shares: dict = defaultdict(Decimal)
-        for campaign_id, team_id, start, amount in per_team:
-            if team_id is not None and (campaign_id, start) in cost and revenue[(campaign_id, start)]:
+        for (campaign_id, team_id, start), amount in by_team.items():
+            if (campaign_id, start) in cost and revenue[(campaign_id, start)]:
                 shares[(team_id, start)] += (
                     cost[(campaign_id, start)] * amount / revenue[(campaign_id, start)]
                 )
-        for k in list(results):
-            results[k].campaign_cost = cents(shares.get(k, Decimal(0)))
+        for key in list(results):
+            results[key].campaign_cost = cents(shares.get(key, Decimal(0)))
         for (team_id, start), value in shares.items():
-            if (k := key(team_id, start)) is not None and (scope_ids is None or team_id in scope_ids):
-                results[k].campaign_cost = cents(value)
+            if scope_ids is None or team_id in scope_ids:
+                results[(team_id, start)].campaign_cost = cents(value)
 
 
 def bonus_cost_source():
@@ -454,24 +620,21 @@ def bonus_cost_source():
     return import_module(name) if name else None
 
 
-def _bonus_costs(results, scope_type, bucketing, lo, hi, scope_ids) -> None:
+def _bonus_costs(results, scope_type, periods, j, starts, scope_ids) -> None:
     """Adds the approved bonus cost of each period, every award spread over its own period by day."""
     source = bonus_cost_source()
-    if source is None:
+    if source is None or not starts:
         return
-    starts = []
-    start = lo
-    while start < hi:
-        starts.append(start)
-        start = bucketing.end(start)
     totals: dict[tuple[int, datetime.date], Decimal] = defaultdict(Decimal)
-    for team_id, period_start, period_end, amount in source.costs(start=lo, end=hi):
+    for team_id, award_start, award_end, amount in source.costs(
+        start=starts[0], end=periods.end(j, starts[-1])
+    ):
         scope_id = 0 if scope_type == ScopeType.COMPANY else team_id
         if scope_id is None or (scope_ids is not None and scope_id not in scope_ids):
             continue
-        days = (period_end - period_start).days
+        days = (award_end - award_start).days
         for s in starts:
-            overlap = (min(period_end, bucketing.end(s)) - max(period_start, s)).days
+            overlap = (min(award_end, periods.end(j, s)) - max(award_start, s)).days
             if overlap > 0:
                 totals[(scope_id, s)] += amount * overlap / days
     for key, value in totals.items():

@@ -138,16 +138,15 @@ class KpiRun(models.Model):
 
 
 class KpiShard(models.Model):
+    """Every scope type and period type for the periods that start in [window_from, window_to)."""
+
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         RUNNING = "running", _("Running")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    """Every scope type for the periods of one type that start in [window_from, window_to)."""
-
     run = models.ForeignKey(KpiRun, on_delete=models.CASCADE, related_name="shards")
-    period_type = models.CharField(max_length=8, choices=PeriodType.choices)
     window_from = models.DateField()
     window_to = models.DateField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -157,11 +156,7 @@ class KpiShard(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["run", "period_type", "window_from"], name="kpishard_unique_per_run"
-            )
-        ]
+        constraints = [models.UniqueConstraint(fields=["run", "window_from"], name="kpishard_unique_per_run")]
 
     def __str__(self) -> str:
-        return f"{self.run_id}:{self.period_type} {self.window_from}–{self.window_to}"
+        return f"{self.run_id}: {self.window_from}–{self.window_to}"

@@ -1,7 +1,7 @@
 """KPI runs: open a run, plan its shards, compute each shard, publish the run. State lives in the database.
 
 A run is planned (which periods changed since the last successful run) and split into shards of one
-period type and one calendar year each, every scope type at once. Each shard recomputes and replaces
+calendar year each, every scope type and period type at once. Each shard recomputes and replaces
 its KpiValue rows in one transaction, so any shard may run twice. The shard that finishes last
 publishes the run (a counter on the run row, updated under a row lock) and triggers the follow-up
 tasks. A sweeper re-enqueues shards whose heartbeat went stale, so a lost message or a killed worker
@@ -98,13 +98,11 @@ def kpi_run_plan(*, run_id: int, in_process: bool = False) -> None:
             shards = KpiShard.objects.bulk_create(
                 KpiShard(
                     run=run,
-                    period_type=period_type,
-                    window_from=chunk_from,
-                    window_to=chunk_to,
+                    window_from=datetime.date(year, 1, 1),
+                    window_to=datetime.date(year + 1, 1, 1),
                     heartbeat_at=timezone.now(),
                 )
-                for period_type, (start, end) in windows.items()
-                for chunk_from, chunk_to in _yearly_chunks(start, end)
+                for year in _years(windows.values())
             )
             run.shards_total = len(shards)
             run.save(update_fields=["periods", "shards_total"])
@@ -193,14 +191,12 @@ def touched_since(since: datetime.datetime) -> tuple[set[datetime.date], set[int
     return days, customers
 
 
-def _yearly_chunks(start: datetime.date, end: datetime.date) -> list[tuple[datetime.date, datetime.date]]:
-    """Splits [start, end) at year boundaries (which are period boundaries of every type)."""
-    chunks = []
-    while start < end:
-        chunk_end = min(end, datetime.date(start.year + 1, 1, 1))
-        chunks.append((start, chunk_end))
-        start = chunk_end
-    return chunks
+def _years(windows: Iterable[tuple[datetime.date, datetime.date]]) -> list[int]:
+    """The calendar years in which the windows' periods start: one shard each."""
+    years: set[int] = set()
+    for start, end in windows:
+        years.update(range(start.year, (end - datetime.timedelta(days=1)).year + 1))
+    return sorted(years)
 
 
 def _windows_covering(days: Iterable[datetime.date]) -> dict[str, tuple[datetime.date, datetime.date]]:
@@ -245,30 +241,26 @@ def kpi_shard_compute(*, shard_id: int) -> int:
             with connection.cursor() as cursor:
                 # Two workers can hold the same shard (the sweeper hands a slow one to another worker), or
                 # shards of two runs can cover the same year (a run failed while its other shards ran on):
-                # they replace the rows of a period type and year one after the other, never together.
+                # they replace the rows of a year one after the other, never together.
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SHARD_LOCK, _lock_key(shard)])
-                # The grouping passes hash every deal once per scope type; keep them in memory.
+                # The grouping passes hash every deal once per scope and period type; keep them in memory.
                 cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
             if not KpiShard.objects.filter(
                 pk=shard.pk, status=KpiShard.Status.RUNNING, run__status=KpiRun.Status.RUNNING
             ).exists():
                 logger.info("KPI shard %s was finished elsewhere while this one waited; skipping", shard_id)
                 return 0
-        computed = engine.compute_scopes(
-            ScopeType.values,
-            period_type=shard.period_type,
-            date_from=shard.window_from,
-            date_to=shard.window_to,
+        computed = engine.compute_calendar(
+            ScopeType.values, date_from=shard.window_from, date_to=shard.window_to
         )
         KpiValue.objects.filter(
-            period_type=shard.period_type,
-            period_start__gte=shard.window_from,
-            period_start__lt=shard.window_to,
+            period_start__gte=shard.window_from, period_start__lt=shard.window_to
         ).delete()
         rows = 0
-        for scope_type, values in computed.items():
-            _write_values(scope_type, shard.period_type, values)
-            rows += len(values)
+        for period_type, by_scope in computed.items():
+            for scope_type, values in by_scope.items():
+                _write_values(scope_type, period_type, values)
+                rows += len(values)
         finished = KpiShard.objects.filter(pk=shard.pk, status=KpiShard.Status.RUNNING).update(
             status=KpiShard.Status.DONE, rows_written=rows, heartbeat_at=timezone.now()
         )
@@ -283,8 +275,8 @@ def kpi_shard_compute(*, shard_id: int) -> int:
 
 
 def _lock_key(shard: KpiShard) -> int:
-    """The advisory lock of the rows a shard replaces: its period type and calendar year."""
-    return PeriodType.values.index(shard.period_type) * 10_000 + shard.window_from.year
+    """The advisory lock of the rows a shard replaces: those of its calendar year."""
+    return shard.window_from.year
 
 
 def _write_values(scope_type: str, period_type: str, computed: dict) -> None:

@@ -46,8 +46,9 @@ def test_a_full_run_stores_what_the_engine_computes_and_publishes_the_run():
     build_fixture()
     run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
     assert run.status == KpiRun.Status.SUCCEEDED
-    # Fixture deals span 2023-2024: months and quarters in 2 yearly shards, years in 3 (up to 2025).
-    assert run.shards_done == run.shards_total == 7
+    # Fixture deals span 2023-2024: a shard per calendar year, and 2025, whose retention and churn
+    # depend on 2024.
+    assert run.shards_done == run.shards_total == 3
     assert run.rows_written == KpiValue.objects.count() > 0
     assert nonzero(stored()) == expected_from_engine()
 
@@ -64,7 +65,7 @@ def test_a_shard_computed_twice_writes_the_same_rows():
     build_fixture()
     run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
     before = stored()
-    shard = run.shards.get(period_type="month", window_from=D(2024, 1, 1))
+    shard = run.shards.get(window_from=D(2024, 1, 1))
     KpiShard.objects.filter(pk=shard.pk).update(status=KpiShard.Status.PENDING)
     KpiRun.objects.filter(pk=run.pk).update(status=KpiRun.Status.RUNNING)
     services.kpi_shard_compute(shard_id=shard.pk)
@@ -107,9 +108,7 @@ def test_a_second_run_is_refused_while_one_is_open():
 def test_a_failed_shard_fails_the_run_and_the_next_run_repairs_everything():
     build_fixture()
     run = KpiRun.objects.create(trigger=KpiRun.Trigger.NIGHTLY)
-    shard = KpiShard.objects.create(
-        run=run, period_type="month", window_from=D(2023, 1, 1), window_to=D(2025, 1, 1)
-    )
+    shard = KpiShard.objects.create(run=run, window_from=D(2023, 1, 1), window_to=D(2024, 1, 1))
     services.kpi_shard_fail(shard_id=shard.pk, error="OperationalError: connection lost")
     run.refresh_from_db()
     assert run.status == KpiRun.Status.FAILED and "connection lost" in run.error and run.is_open is None
@@ -124,16 +123,14 @@ def test_the_sweeper_re_enqueues_only_stale_shards(django_capture_on_commit_call
     old = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
     stale = KpiShard.objects.create(
         run=run,
-        period_type="month",
         window_from=D(2023, 1, 1),
-        window_to=D(2025, 1, 1),
+        window_to=D(2024, 1, 1),
         status="running",
         heartbeat_at=old,
     )
     fresh = KpiShard.objects.create(
         run=run,
-        period_type="quarter",
-        window_from=D(2023, 1, 1),
+        window_from=D(2024, 1, 1),
         window_to=D(2025, 1, 1),
         status="running",
         heartbeat_at=datetime.datetime.now(datetime.UTC),
@@ -151,7 +148,7 @@ def test_an_error_in_process_closes_the_run_as_failed(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services.engine, "compute_scopes", broken)
+    monkeypatch.setattr(services.engine, "compute_calendar", broken)
     with pytest.raises(RuntimeError):
         services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
     run = KpiRun.objects.get()

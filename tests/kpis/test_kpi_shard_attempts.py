@@ -18,7 +18,6 @@ def running_shard(*, attempts: int, heartbeat_at=LONG_AGO, error: str = "") -> K
     run = KpiRun.objects.create(trigger=KpiRun.Trigger.NIGHTLY, shards_total=1)
     return KpiShard.objects.create(
         run=run,
-        period_type="month",
         window_from=D(2024, 1, 1),
         window_to=D(2025, 1, 1),
         status=KpiShard.Status.RUNNING,
