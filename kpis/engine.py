@@ -133,16 +133,19 @@ class Dialect:
         """NULL-safe inequality."""
         return f"{left} IS DISTINCT FROM {right}" if self.pg else f"{left} IS NOT {right}"
 
-    def money_sum(self, expression: str) -> str:
-        # SQLite sums decimals as floats; summing whole cents keeps the result exact.
-        if self.pg:
-            return f"COALESCE(SUM({expression}), 0)"
-        return f"COALESCE(SUM(ROUND(({expression}) * 100)), 0)"
+    def cents(self, column: str) -> str:
+        """A money column in whole cents: integers sum exactly and faster than decimals (and SQLite sums
+        decimals as floats)."""
+        return f"({column} * 100)::bigint" if self.pg else f"CAST(ROUND({column} * 100) AS INTEGER)"
 
-    def money(self, value) -> Decimal:
-        if self.pg:
-            return Decimal(value).quantize(CENTS)
-        return (Decimal(int(value)) / 100).quantize(CENTS)
+    def money(self, cents) -> Decimal:
+        return (Decimal(int(cents)) / 100).quantize(CENTS)
+
+    def fenced(self, columns: list[str], source: str, where: str = "") -> str:
+        """A subquery that computes each row's values once. PostgreSQL would otherwise fold it into the
+        grouping and evaluate the expressions again for every grouping set; OFFSET 0 prevents that."""
+        condition = f" WHERE {where}" if where else ""
+        return f"(SELECT {', '.join(columns)} FROM {source}{condition}{' OFFSET 0' if self.pg else ''})"
 
     def date(self, value) -> datetime.date:
         return value if isinstance(value, datetime.date) else datetime.date.fromisoformat(value)
@@ -239,7 +242,7 @@ class Grouping:
     def _bucket(self) -> str:
         return "CASE gs.bt " + " ".join(f"WHEN {j} THEN {b}" for j, b in enumerate(self.buckets)) + " END"
 
-    def select(self, source: str, where: str) -> str:
+    def select(self, source: str, where: str = "") -> str:
         if self.dialect.pg:
             grouped = [*self.scope_columns, *self.buckets]
             sets = ", ".join(
@@ -249,7 +252,8 @@ class Grouping:
             )
             aggregates = [a for per_bucket in self.aggregates for a in per_bucket]
             columns = ", ".join([f"GROUPING({', '.join(grouped)})", *grouped, *self.keys, *aggregates])
-            return f"SELECT {columns} FROM {source} WHERE {where} GROUP BY GROUPING SETS ({sets})"
+            condition = f" WHERE {where}" if where else ""
+            return f"SELECT {columns} FROM {source}{condition} GROUP BY GROUPING SETS ({sets})"
         aggregates = [
             per_bucket[0]
             if len(per_bucket) == 1
@@ -259,19 +263,20 @@ class Grouping:
         scope, bucket = self._scope(), self._bucket()
         columns = ", ".join(["gs.st", "gs.bt", f"{scope} AS s", f"{bucket} AS b", *self.keys, *aggregates])
         group = ", ".join(str(n) for n in range(1, 5 + len(self.keys)))
-        return (
-            f"SELECT {columns} FROM {source} CROSS JOIN ({self._pairs()}) gs"
-            f" WHERE {where} AND {scope} IS NOT NULL AND {bucket} IS NOT NULL GROUP BY {group}"
-        )
+        return f"SELECT {columns} FROM {self._expansion(source, where)} GROUP BY {group}"
 
-    def expanded(self, source: str, where: str, columns: list[str]) -> str:
+    def expanded(self, source: str, columns: list[str]) -> str:
         """SQLite only: the rows of `source`, once per (scope, bucket), as st, bt, s, b, *columns."""
-        scope, bucket = self._scope(), self._bucket()
-        return (
-            f"SELECT gs.st AS st, gs.bt AS bt, {scope} AS s, {bucket} AS b, {', '.join(columns)}"
-            f" FROM {source} CROSS JOIN ({self._pairs()}) gs"
-            f" WHERE {where} AND {scope} IS NOT NULL AND {bucket} IS NOT NULL"
-        )
+        keys = ["gs.st AS st", "gs.bt AS bt", f"{self._scope()} AS s", f"{self._bucket()} AS b"]
+        return f"SELECT {', '.join([*keys, *columns])} FROM {self._expansion(source)}"
+
+    def _expansion(self, source: str, where: str = "") -> str:
+        conditions = [
+            *([where] if where else []),
+            f"{self._scope()} IS NOT NULL",
+            f"{self._bucket()} IS NOT NULL",
+        ]
+        return f"{source} CROSS JOIN ({self._pairs()}) gs WHERE {' AND '.join(conditions)}"
 
     def rows(self, sql: str, params: list, *, hashed: bool = True):
         fetched = _fetch(sql, params, hashed=hashed)
@@ -407,29 +412,47 @@ def _compute(
     def parts_at(i: int, j: int, scope_id, start: datetime.date) -> Parts | None:
         return results[j][i][(int(scope_id), start)] if start in wanted[j] else None
 
-    won, money = "d.stage = 'won'", dialect.money
+    money, fenced = dialect.money, dialect.fenced
+    deals = f"salesteam_deal d{customer_join}{first_wins}"
+    closed, first_won = periods.number("d.closed_on"), periods.number("f.first_won_on")
     days = dialect.days_between("d.created_on", "d.closed_on")
-    closed = periods.number("d.closed_on")
+    ids = [f"{scope} AS s{i}" for i, scope in enumerate(scopes) if scope != "0"]
+    x_scopes = [scope if scope == "0" else f"x.s{i}" for i, scope in enumerate(scopes)]
+    passed_ids = [f"raw.s{i}" for i, scope in enumerate(scopes) if scope != "0"]
+    closed_between = f"d.closed_on >= {day(lo)} AND d.closed_on < {day(hi)}{filters}"
 
     # 1. Deals closed in the period: revenue, cost, won and lost counts, cycle days, new-customer revenue;
     # grouped by base period (month) and summed into quarters and years.
-    grouping = Grouping(dialect, scopes, [closed])
-    grouping.aggregate(dialect.money_sum(f"CASE WHEN {won} THEN d.amount END"))
-    grouping.aggregate(dialect.money_sum(f"CASE WHEN {won} THEN d.cost END"))
-    grouping.aggregate(dialect.money_sum(f"CASE WHEN {won} AND d.campaign_id IS NOT NULL THEN d.amount END"))
-    grouping.aggregate(f"SUM(CASE WHEN {won} THEN 1 ELSE 0 END)")
-    grouping.aggregate("SUM(CASE WHEN d.stage = 'lost' THEN 1 ELSE 0 END)")
-    grouping.aggregate(f"COALESCE(SUM(CASE WHEN {won} THEN {days} END), 0)")
-    first_won = periods.number("f.first_won_on")
-    for j in targets:  # revenue from customers whose first win falls in the same period of target j
-        same = f"{periods.of(j, first_won)} = {periods.of(j, closed)}"
-        grouping.aggregate(dialect.money_sum(f"CASE WHEN {won} AND {same} THEN d.amount END"))
-    sql = grouping.select(
-        f"salesteam_deal d{customer_join}{first_wins}",
-        f"d.stage IN ('won', 'lost') AND d.closed_on >= {day(lo)} AND d.closed_on < {day(hi)}{filters}",
-    )
+    raw = fenced(
+        [
+            *ids, f"{closed} AS n", f"{first_won} AS fn",
+            "CASE WHEN d.stage = 'won' THEN 1 ELSE 0 END AS won",
+            f"{dialect.cents('d.amount')} AS amount", f"{dialect.cents('d.cost')} AS cost",
+            "CASE WHEN d.campaign_id IS NOT NULL THEN 1 ELSE 0 END AS via_campaign", f"{days} AS days",
+        ],
+        deals,
+        f"d.stage IN ('won', 'lost') AND {closed_between}",
+    )  # fmt: skip
+    new_revenue = [  # revenue from customers whose first win falls in the same period of target j
+        f"CASE WHEN raw.won = 1 AND {periods.of(j, 'raw.fn')} = {periods.of(j, 'raw.n')}"
+        f" THEN raw.amount END AS new{j}"
+        for j in targets
+    ]
+    facts = fenced(
+        [
+            *passed_ids, "raw.n AS n", "CASE WHEN raw.won = 1 THEN raw.amount END AS revenue",
+            "CASE WHEN raw.won = 1 THEN raw.cost END AS cost",
+            "CASE WHEN raw.won = 1 AND raw.via_campaign = 1 THEN raw.amount END AS campaign",
+            "raw.won AS won", "1 - raw.won AS lost", "CASE WHEN raw.won = 1 THEN raw.days END AS days",
+            *new_revenue,
+        ],
+        f"{raw} raw",
+    )  # fmt: skip
+    grouping = Grouping(dialect, x_scopes, ["x.n"])
+    for column in ("revenue", "cost", "campaign", "won", "lost", "days", *(f"new{j}" for j in targets)):
+        grouping.aggregate(f"COALESCE(SUM(x.{column}), 0)")
     for i, _, scope_id, number, revenue, cost, campaign, won_n, lost_n, cycle, *new in grouping.rows(
-        sql, params
+        grouping.select(f"{facts} x"), params
     ):
         revenue, cost, campaign = money(revenue), money(cost), money(campaign)
         for j, parts in rolled_up(i, scope_id, number):
@@ -442,19 +465,17 @@ def _compute(
             parts.new_customer_revenue += money(new[j])
 
     # The exact median of the cycle days of the deals won, grouped by each target period.
-    grouping = Grouping(dialect, scopes, [periods.of(j, closed) for j in targets])
-    source = f"salesteam_deal d{customer_join}"
-    where = f"{won} AND d.closed_on >= {day(lo)} AND d.closed_on < {day(hi)}{filters}"
+    won = fenced([*ids, f"{closed} AS n", f"{days} AS days"], deals, f"d.stage = 'won' AND {closed_between}")
+    grouping = Grouping(dialect, x_scopes, [periods.of(j, "x.n") for j in targets])
     if dialect.pg:
-        grouping.aggregate(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {days})")
-        medians = grouping.rows(grouping.select(source, where), params, hashed=False)
+        grouping.aggregate("percentile_cont(0.5) WITHIN GROUP (ORDER BY x.days)")
+        medians = grouping.rows(grouping.select(f"{won} x"), params, hashed=False)
     else:  # no percentile_cont: the middle one or two of each group's days, numbered in order
-        ranked = grouping.expanded(source, where, [f"{days} AS days"])
         medians = _fetch(
             f"""SELECT st, bt, s, b, AVG(days) FROM (
                 SELECT st, bt, s, b, days, ROW_NUMBER() OVER (PARTITION BY st, bt, s, b ORDER BY days) AS rn,
                     COUNT(*) OVER (PARTITION BY st, bt, s, b) AS n
-                FROM ({ranked}) expanded
+                FROM ({grouping.expanded(f"{won} x", ["x.days AS days"])}) expanded
             ) numbered WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY 1, 2, 3, 4""",
             params,
         )
@@ -463,40 +484,67 @@ def _compute(
             parts.cycle_days_median = Decimal(str(median)).quantize(Decimal("0.1"))
 
     # 2. Deals created in the period, and how many of them are won by now.
-    grouping = Grouping(dialect, scopes, [periods.number("d.created_on")])
-    grouping.aggregate("COUNT(*)")
-    grouping.aggregate(f"SUM(CASE WHEN {won} THEN 1 ELSE 0 END)")
-    sql = grouping.select(
-        f"salesteam_deal d{customer_join}", f"d.created_on >= {day(lo)} AND d.created_on < {day(hi)}{filters}"
+    created = fenced(
+        [
+            *ids,
+            f"{periods.number('d.created_on')} AS n",
+            "CASE WHEN d.stage = 'won' THEN 1 ELSE 0 END AS won",
+        ],
+        f"salesteam_deal d{customer_join}",
+        f"d.created_on >= {day(lo)} AND d.created_on < {day(hi)}{filters}",
     )
-    for i, _, scope_id, number, created, created_won in grouping.rows(sql, params):
+    grouping = Grouping(dialect, x_scopes, ["x.n"])
+    grouping.aggregate("COUNT(*)")
+    grouping.aggregate("SUM(x.won)")
+    for i, _, scope_id, number, created_n, created_won in grouping.rows(
+        grouping.select(f"{created} x"), params
+    ):
         for _j, parts in rolled_up(i, scope_id, number):
-            parts.created_count += int(created)
+            parts.created_count += int(created_n)
             parts.created_won_count += int(created_won)
 
     # 3. Distinct active customers, retained from the previous period, and new (first win ever in it).
     # Within each scope, each won deal is compared with the customer's won deal just before it: the
     # first deal of a period counts the customer as active, and as retained when the one before it
     # falls in the period just before. One sort per scope type, whatever the number of period types.
-    lags = ", ".join(
-        f"LAG({closed}) OVER (PARTITION BY d.customer_id, {scope} ORDER BY d.closed_on, d.id) AS p{i}"
+    won = fenced(
+        [
+            *ids,
+            "d.customer_id AS cu",
+            "d.closed_on AS closed_on",
+            "d.id AS id",
+            f"{closed} AS n",
+            f"{first_won} AS fn",
+        ],
+        deals,
+        f"d.stage = 'won' AND d.closed_on >= {day(prev_lo)} AND d.closed_on < {day(hi)}{filters}",
+    )
+    lags = [
+        f"LAG(w.n) OVER (PARTITION BY {'w.cu' if scope == '0' else f'w.cu, w.s{i}'}"
+        f" ORDER BY w.closed_on, w.id) AS p{i}"
+        for i, scope in enumerate(scopes)
+    ]
+    lagged = fenced(
+        [*(f"w.s{i}" for i, s in enumerate(scopes) if s != "0"), "w.n AS n", "w.fn AS fn", *lags], f"{won} w"
+    )
+    pick = lambda column: " ".join(  # noqa: E731
+        f"WHEN {i} THEN {'0' if column == 's' and scope == '0' else f'l.{column}{i}'}"
         for i, scope in enumerate(scopes)
     )
-    scope_ids_of = ", ".join(f"{scope} AS s{i}" for i, scope in enumerate(scopes))
-    pick = lambda prefix: " ".join(f"WHEN {i} THEN w.{prefix}{i}" for i in range(len(scopes)))  # noqa: E731
     per_scope = " UNION ALL ".join(f"SELECT {i} AS st" for i in range(len(scopes)))
-    source = f"""(
-        SELECT sc.st AS st, CASE sc.st {pick("s")} END AS s, CASE sc.st {pick("p")} END AS prev,
-            w.closed_n AS closed_n, w.first_n AS first_n
-        FROM (
-            SELECT {closed} AS closed_n, {first_won} AS first_n, {scope_ids_of}, {lags}
-            FROM salesteam_deal d{customer_join}{first_wins}
-            WHERE {won} AND d.closed_on >= {day(prev_lo)} AND d.closed_on < {day(hi)}{filters}
-        ) w CROSS JOIN ({per_scope}) sc
-    ) x"""
-    grouping = Grouping(dialect, ["x.s"], ["x.closed_n"], keys=("x.st",))
+    expanded = fenced(
+        [
+            "sc.st AS st",
+            f"CASE sc.st {pick('s')} END AS s",
+            f"CASE sc.st {pick('p')} END AS prev",
+            "l.n AS n",
+            "l.fn AS fn",
+        ],
+        f"{lagged} l CROSS JOIN ({per_scope}) sc",
+    )
+    grouping = Grouping(dialect, ["x.s"], ["x.n"], keys=("x.st",))
     for j in targets:  # summed over the base periods (months) of target j's period: each customer once
-        now, prev, first = periods.of(j, "x.closed_n"), periods.of(j, "x.prev"), periods.of(j, "x.first_n")
+        now, prev, first = periods.of(j, "x.n"), periods.of(j, "x.prev"), periods.of(j, "x.fn")
         grouping.aggregate(f"SUM(CASE WHEN {dialect.differs(prev, now)} THEN 1 ELSE 0 END)")
         grouping.aggregate(f"SUM(CASE WHEN {prev} = {now} - 1 THEN 1 ELSE 0 END)")
         grouping.aggregate(
@@ -504,7 +552,7 @@ def _compute(
         )
     customers: dict = defaultdict(lambda: [0, 0, 0])  # (target, scope index, scope id, start) → counts
     for _, _, scope_id, number, i, *counts in grouping.rows(
-        grouping.select(source, "x.s IS NOT NULL"), params, hashed=False
+        grouping.select(f"{expanded} x", "x.s IS NOT NULL"), params, hashed=False
     ):
         for j in targets:
             totals = customers[(j, i, int(scope_id), periods.start(j, number // periods.divisor(j)))]
@@ -517,15 +565,16 @@ def _compute(
             parts.prev_active_customers = active
 
     # 4. Customers acquired: the first won deal ever of a customer, credited to that deal's scope.
-    grouping = Grouping(dialect, scopes, [first_won])
-    grouping.aggregate("COUNT(*)")
-    sql = grouping.select(
+    acquired = fenced(
+        [*ids, f"{first_won} AS n"],
         f"kpis_customerfirstwin f JOIN salesteam_deal d ON d.id = f.first_deal_id{customer_join}",
         f"f.first_won_on >= {day(lo)} AND f.first_won_on < {day(hi)}{filters}",
     )
-    for i, _, scope_id, number, acquired in grouping.rows(sql, params):
+    grouping = Grouping(dialect, x_scopes, ["x.n"])
+    grouping.aggregate("COUNT(*)")
+    for i, _, scope_id, number, acquired_n in grouping.rows(grouping.select(f"{acquired} x"), params):
         for _j, parts in rolled_up(i, scope_id, number):
-            parts.acquired_customers += int(acquired)
+            parts.acquired_customers += int(acquired_n)
 
     # 5. Campaign cost spread over the campaign's days, and the approved bonus cost.
     team_revenue = None
@@ -563,7 +612,7 @@ def _campaign_revenue_by_team(periods: Periods, lo: datetime.date, hi: datetime.
     dialect = periods.dialect
     number = periods.number("d.closed_on")
     sql = f"""
-        SELECT d.campaign_id, d.team_id, {number}, {dialect.money_sum("d.amount")}
+        SELECT d.campaign_id, d.team_id, {number}, SUM({dialect.cents("d.amount")})
         FROM salesteam_deal d
         WHERE d.stage = 'won' AND d.campaign_id IS NOT NULL AND d.team_id IS NOT NULL
           AND d.closed_on >= {dialect.literal(lo)} AND d.closed_on < {dialect.literal(hi)}
