@@ -185,10 +185,10 @@ class Periods:
         divisor = self.divisor(j)
         return base if divisor == 1 else f"({base} / {divisor})"
 
-    def start(self, j: int, number: int) -> datetime.date:
+    def start(self, j: int, number: int) -> datetime.date | None:
         """The first day of target j's period `number`."""
         if self.custom:
-            return self.custom.start if number == 1 else self.custom.previous.start
+            return {1: self.custom.start, 0: self.custom.previous.start}.get(number)
         months = number * self.divisor(j)
         return datetime.date(months // 12, months % 12 + 1, 1)
 
@@ -209,102 +209,128 @@ class Periods:
 
 
 class Grouping:
-    """Groups rows by each of several scopes and each of several period bucketings in one statement.
+    """Groups rows by each of several scopes and periods in one statement.
 
     PostgreSQL computes the (scope, bucket) groupings as GROUPING SETS in one pass over the rows;
     SQLite, which has no grouping sets, repeats each row once per pair by a cross join with a small
-    constant table. Either way the caller writes the source, the filter and the aggregates once.
-    `keys` are grouped in every set. `rows()` yields (scope index, bucket index, scope id, bucket
-    start, *keys, *aggregates for that bucketing), skipping groups without a scope id or a bucket.
+    constant table. Either way the caller writes the source and the aggregates once, and the statement
+    returns (scope index, bucket index, scope id, period number, *keys, *aggregates) for every group
+    that has a scope id and a period. `keys` are grouped in every set.
+
+    With `divisors`, the rows are grouped by one base period number (a month) and then summed into
+    each target period (number // divisor: month, quarter, year), all in SQL; the aggregates must then
+    be sums or counts, and the bucket index is the target's. An aggregate given as fn(j) has a variant
+    per bucket (or target) j, of which each row gets its own.
     """
 
-    def __init__(self, dialect: Dialect, scopes: list[str], buckets: list[str], keys: tuple[str, ...] = ()):
+    def __init__(self, dialect, scopes, buckets, keys=(), divisors=None):
         self.dialect, self.scopes, self.buckets, self.keys = dialect, scopes, buckets, list(keys)
+        self.divisors = divisors
+        self.variants = len(divisors) if divisors else len(buckets)
         self.aggregates: list[list[str]] = []
-        # On PostgreSQL the company scope (a constant) is simply left out of its grouping set.
-        self.scope_columns = [s for s in scopes if s != "0"]
 
     def aggregate(self, expression) -> None:
-        """Adds an aggregate: an SQL expression, or fn(j) for one that depends on the bucketing j."""
+        """Adds an aggregate: an SQL expression, or fn(j) for one that depends on the bucket or target j."""
         if callable(expression):
-            self.aggregates.append([expression(j) for j in range(len(self.buckets))])
+            self.aggregates.append([expression(j) for j in range(self.variants)])
         else:
             self.aggregates.append([expression])
 
-    def _pairs(self) -> str:
-        return " UNION ALL ".join(
-            f"SELECT {i} AS st, {j} AS bt" for i in range(len(self.scopes)) for j in range(len(self.buckets))
+    def select(self, source: str, where: str = "") -> str:
+        flat = [a for variants in self.aggregates for a in variants]
+        grouped = self._grouped(source, where, flat)
+        keys = [f"k{n}" for n in range(len(self.keys))]
+        columns, position = [], 0
+        for variants in self.aggregates:
+            names = [f"a{position + j}" for j in range(len(variants))]
+            position += len(variants)
+            if self.divisors:
+                columns.append(f"SUM({self._pick('t.j', names)})")
+            else:
+                columns.append(self._pick("bt", names))
+        if not self.divisors:
+            return f"SELECT st, bt, s, b, {', '.join([*keys, *columns])} FROM ({grouped}) grouped"
+        targets = " UNION ALL ".join(f"SELECT {j} AS j" for j in range(len(self.divisors)))
+        period = (
+            "CASE t.j " + " ".join(f"WHEN {j} THEN b / {d}" for j, d in enumerate(self.divisors)) + " END"
+        )
+        group = ", ".join(str(n) for n in range(1, 5 + len(keys)))
+        return (
+            f"SELECT st, t.j, s, {period}, {', '.join([*keys, *columns])}"
+            f" FROM ({grouped}) grouped CROSS JOIN ({targets}) t GROUP BY {group}"
         )
 
-    def _scope(self) -> str:
-        return "CASE gs.st " + " ".join(f"WHEN {i} THEN {s}" for i, s in enumerate(self.scopes)) + " END"
+    @staticmethod
+    def _pick(index: str, names: list[str]) -> str:
+        if len(names) == 1:
+            return names[0]
+        return f"CASE {index} " + " ".join(f"WHEN {j} THEN {name}" for j, name in enumerate(names)) + " END"
 
-    def _bucket(self) -> str:
-        return "CASE gs.bt " + " ".join(f"WHEN {j} THEN {b}" for j, b in enumerate(self.buckets)) + " END"
-
-    def select(self, source: str, where: str = "") -> str:
-        if self.dialect.pg:
-            grouped = [*self.scope_columns, *self.buckets]
-            sets = ", ".join(
-                "(" + ", ".join([*([scope] if scope != "0" else []), bucket, *self.keys]) + ")"
-                for scope in self.scopes
-                for bucket in self.buckets
-            )
-            aggregates = [a for per_bucket in self.aggregates for a in per_bucket]
-            columns = ", ".join([f"GROUPING({', '.join(grouped)})", *grouped, *self.keys, *aggregates])
-            condition = f" WHERE {where}" if where else ""
-            return f"SELECT {columns} FROM {source}{condition} GROUP BY GROUPING SETS ({sets})"
-        aggregates = [
-            per_bucket[0]
-            if len(per_bucket) == 1
-            else "CASE gs.bt " + " ".join(f"WHEN {j} THEN {a}" for j, a in enumerate(per_bucket)) + " END"
-            for per_bucket in self.aggregates
+    def _grouped(self, source: str, where: str, aggregates: list[str]) -> str:
+        """(st, bt, s, b, k0…, a0…) of every group with a scope id and a period."""
+        keys = [f"{key} AS k{n}" for n, key in enumerate(self.keys)]
+        named = [f"{a} AS a{n}" for n, a in enumerate(aggregates)]
+        condition = f" WHERE {where}" if where else ""
+        if not self.dialect.pg:
+            expansion, scope, bucket = self._expansion(source, where)
+            group = ", ".join(str(n) for n in range(1, 5 + len(keys)))
+            columns = ["gs.st AS st", "gs.bt AS bt", f"{scope} AS s", f"{bucket} AS b", *keys, *named]
+            return f"SELECT {', '.join(columns)} FROM {expansion} GROUP BY {group}"
+        # GROUPING() has a bit for each grouped expression left out of the row's set, the first highest;
+        # the company scope (a constant) is simply left out of its sets.
+        columns = [s for s in self.scopes if s != "0"]
+        grouped = [*columns, *self.buckets]
+        width = len(grouped)
+        st, bt, s, b = [], [], [], []
+        for i, scope in enumerate(self.scopes):
+            for j in range(len(self.buckets)):
+                kept = {len(columns) + j} | ({columns.index(scope)} if scope != "0" else set())
+                mask = sum(1 << (width - 1 - k) for k in range(width) if k not in kept)
+                st.append(f"WHEN {mask} THEN {i}")
+                bt.append(f"WHEN {mask} THEN {j}")
+                s.append(f"WHEN {mask} THEN {'0' if scope == '0' else f'g{columns.index(scope)}'}")
+                b.append(f"WHEN {mask} THEN g{len(columns) + j}")
+        sets = ", ".join(
+            "(" + ", ".join([*([scope] if scope != "0" else []), bucket, *self.keys]) + ")"
+            for scope in self.scopes
+            for bucket in self.buckets
+        )
+        inner = ", ".join(
+            [
+                f"GROUPING({', '.join(grouped)}) AS g",
+                *(f"{e} AS g{n}" for n, e in enumerate(grouped)),
+                *keys,
+                *named,
+            ]
+        )
+        decoded = [
+            f"CASE g {' '.join(w)} END AS {name}" for w, name in ((st, "st"), (bt, "bt"), (s, "s"), (b, "b"))
         ]
-        scope, bucket = self._scope(), self._bucket()
-        columns = ", ".join(["gs.st", "gs.bt", f"{scope} AS s", f"{bucket} AS b", *self.keys, *aggregates])
-        group = ", ".join(str(n) for n in range(1, 5 + len(self.keys)))
-        return f"SELECT {columns} FROM {self._expansion(source, where)} GROUP BY {group}"
+        passed = [f"k{n}" for n in range(len(keys))] + [f"a{n}" for n in range(len(named))]
+        return (
+            f"SELECT * FROM (SELECT {', '.join([*decoded, *passed])} FROM ("
+            f"SELECT {inner} FROM {source}{condition} GROUP BY GROUPING SETS ({sets})"
+            ") sets) decoded WHERE s IS NOT NULL AND b IS NOT NULL"
+        )
 
     def expanded(self, source: str, columns: list[str]) -> str:
         """SQLite only: the rows of `source`, once per (scope, bucket), as st, bt, s, b, *columns."""
-        keys = ["gs.st AS st", "gs.bt AS bt", f"{self._scope()} AS s", f"{self._bucket()} AS b"]
-        return f"SELECT {', '.join([*keys, *columns])} FROM {self._expansion(source)}"
+        expansion, scope, bucket = self._expansion(source)
+        selected = ["gs.st AS st", "gs.bt AS bt", f"{scope} AS s", f"{bucket} AS b", *columns]
+        return f"SELECT {', '.join(selected)} FROM {expansion}"
 
-    def _expansion(self, source: str, where: str = "") -> str:
-        conditions = [
-            *([where] if where else []),
-            f"{self._scope()} IS NOT NULL",
-            f"{self._bucket()} IS NOT NULL",
-        ]
-        return f"{source} CROSS JOIN ({self._pairs()}) gs WHERE {' AND '.join(conditions)}"
+    def _expansion(self, source: str, where: str = "") -> tuple[str, str, str]:
+        """SQLite: `source` cross joined with every (scope, bucket) pair; the pair's scope id and bucket."""
+        scope = "CASE gs.st " + " ".join(f"WHEN {i} THEN {s}" for i, s in enumerate(self.scopes)) + " END"
+        bucket = "CASE gs.bt " + " ".join(f"WHEN {j} THEN {b}" for j, b in enumerate(self.buckets)) + " END"
+        pairs = " UNION ALL ".join(
+            f"SELECT {i} AS st, {j} AS bt" for i in range(len(self.scopes)) for j in range(len(self.buckets))
+        )
+        conditions = [*([where] if where else []), f"{scope} IS NOT NULL", f"{bucket} IS NOT NULL"]
+        return f"{source} CROSS JOIN ({pairs}) gs WHERE {' AND '.join(conditions)}", scope, bucket
 
-    def rows(self, sql: str, params: list, *, hashed: bool = True):
-        fetched = _fetch(sql, params, hashed=hashed)
-        if not self.dialect.pg:
-            yield from fetched  # already st, bt, s, b, *keys, *aggregates
-            return
-        n_keys = len(self.keys)
-        # GROUPING() has a bit for each grouped expression left out of the row's set, the first highest.
-        width = len(self.scope_columns) + len(self.buckets)
-        column_of = {s: k for k, s in enumerate(self.scope_columns)}
-        sets = {}
-        for i, scope in enumerate(self.scopes):
-            for j in range(len(self.buckets)):
-                kept = {len(self.scope_columns) + j} | ({column_of[scope]} if scope != "0" else set())
-                mask = sum(1 << (width - 1 - k) for k in range(width) if k not in kept)
-                sets[mask] = (i, j, column_of.get(scope))
-        offsets, position = [], 1 + width + n_keys
-        for per_bucket in self.aggregates:
-            offsets.append((position, len(per_bucket) > 1))
-            position += len(per_bucket)
-        for row in fetched:
-            i, j, scope_column = sets[row[0]]
-            scope_id = 0 if scope_column is None else row[1 + scope_column]
-            start = row[1 + len(self.scope_columns) + j]
-            if scope_id is None or start is None:
-                continue
-            keys = row[1 + width : 1 + width + n_keys]
-            yield (i, j, scope_id, start, *keys, *(row[o + j if each else o] for o, each in offsets))
+    def rows(self, sql: str, params: list, *, hashed: bool = True) -> list[tuple]:
+        return _fetch(sql, params, hashed=hashed)
 
 
 # --- The passes --------------------------------------------------------------------------------------
@@ -402,14 +428,11 @@ def _compute(
 
     results = [[defaultdict(Parts) for _ in scope_types] for _ in targets]
 
-    def rolled_up(i: int, scope_id, number: int):
-        """The parts of every target period that contains base period `number` (a month, or the range)."""
-        for j in targets:
-            start = periods.start(j, number // periods.divisor(j))
-            if start in wanted[j]:
-                yield j, results[j][i][(int(scope_id), start)]
+    divisors = [periods.divisor(j) for j in targets]  # base periods (months) are summed into targets in SQL
 
-    def parts_at(i: int, j: int, scope_id, start: datetime.date) -> Parts | None:
+    def parts_at(i: int, j: int, scope_id, number: int) -> Parts | None:
+        """The parts of scope type i, scope id, target j's period `number`; None outside the window."""
+        start = periods.start(j, number)
         return results[j][i][(int(scope_id), start)] if start in wanted[j] else None
 
     money, fenced = dialect.money, dialect.fenced
@@ -448,21 +471,17 @@ def _compute(
         ],
         f"{raw} raw",
     )  # fmt: skip
-    grouping = Grouping(dialect, x_scopes, ["x.n"])
-    for column in ("revenue", "cost", "campaign", "won", "lost", "days", *(f"new{j}" for j in targets)):
+    grouping = Grouping(dialect, x_scopes, ["x.n"], divisors=divisors)
+    for column in ("revenue", "cost", "campaign", "won", "lost", "days"):
         grouping.aggregate(f"COALESCE(SUM(x.{column}), 0)")
-    for i, _, scope_id, number, revenue, cost, campaign, won_n, lost_n, cycle, *new in grouping.rows(
+    grouping.aggregate(lambda j: f"COALESCE(SUM(x.new{j}), 0)")
+    for i, j, scope_id, number, revenue, cost, campaign, won_n, lost_n, cycle, new in grouping.rows(
         grouping.select(f"{facts} x"), params
     ):
-        revenue, cost, campaign = money(revenue), money(cost), money(campaign)
-        for j, parts in rolled_up(i, scope_id, number):
-            parts.revenue += revenue
-            parts.cost += cost
-            parts.campaign_revenue += campaign
-            parts.won_count += int(won_n)
-            parts.lost_count += int(lost_n)
-            parts.cycle_days_sum += int(cycle)
-            parts.new_customer_revenue += money(new[j])
+        if (parts := parts_at(i, j, scope_id, number)) is not None:
+            parts.revenue, parts.cost, parts.campaign_revenue = money(revenue), money(cost), money(campaign)
+            parts.won_count, parts.lost_count, parts.cycle_days_sum = int(won_n), int(lost_n), int(cycle)
+            parts.new_customer_revenue = money(new)
 
     # The exact median of the cycle days of the deals won, grouped by each target period.
     won = fenced([*ids, f"{closed} AS n", f"{days} AS days"], deals, f"d.stage = 'won' AND {closed_between}")
@@ -480,7 +499,7 @@ def _compute(
             params,
         )
     for i, j, scope_id, number, median in medians:
-        if (parts := parts_at(i, j, scope_id, periods.start(j, number))) is not None:
+        if (parts := parts_at(i, j, scope_id, number)) is not None:
             parts.cycle_days_median = Decimal(str(median)).quantize(Decimal("0.1"))
 
     # 2. Deals created in the period, and how many of them are won by now.
@@ -493,15 +512,14 @@ def _compute(
         f"salesteam_deal d{customer_join}",
         f"d.created_on >= {day(lo)} AND d.created_on < {day(hi)}{filters}",
     )
-    grouping = Grouping(dialect, x_scopes, ["x.n"])
+    grouping = Grouping(dialect, x_scopes, ["x.n"], divisors=divisors)
     grouping.aggregate("COUNT(*)")
     grouping.aggregate("SUM(x.won)")
-    for i, _, scope_id, number, created_n, created_won in grouping.rows(
+    for i, j, scope_id, number, created_n, created_won in grouping.rows(
         grouping.select(f"{created} x"), params
     ):
-        for _j, parts in rolled_up(i, scope_id, number):
-            parts.created_count += int(created_n)
-            parts.created_won_count += int(created_won)
+        if (parts := parts_at(i, j, scope_id, number)) is not None:
+            parts.created_count, parts.created_won_count = int(created_n), int(created_won)
 
     # 3. Distinct active customers, retained from the previous period, and new (first win ever in it).
     # Within each scope, each won deal is compared with the customer's won deal just before it: the
@@ -542,27 +560,28 @@ def _compute(
         ],
         f"{lagged} l CROSS JOIN ({per_scope}) sc",
     )
-    grouping = Grouping(dialect, ["x.s"], ["x.n"], keys=("x.st",))
-    for j in targets:  # summed over the base periods (months) of target j's period: each customer once
-        now, prev, first = periods.of(j, "x.n"), periods.of(j, "x.prev"), periods.of(j, "x.fn")
-        grouping.aggregate(f"SUM(CASE WHEN {dialect.differs(prev, now)} THEN 1 ELSE 0 END)")
-        grouping.aggregate(f"SUM(CASE WHEN {prev} = {now} - 1 THEN 1 ELSE 0 END)")
-        grouping.aggregate(
-            f"SUM(CASE WHEN {dialect.differs(prev, now)} AND {first} = {now} THEN 1 ELSE 0 END)"
-        )
-    customers: dict = defaultdict(lambda: [0, 0, 0])  # (target, scope index, scope id, start) → counts
-    for _, _, scope_id, number, i, *counts in grouping.rows(
+    grouping = Grouping(dialect, ["x.s"], ["x.n"], keys=("x.st",), divisors=divisors)
+
+    def counted(condition):
+        """Counts the rows meeting a condition on target j's period numbers: the deal's (now), the
+        customer's previous deal's in the scope (prev) and the customer's first win's (first)."""
+        numbers = lambda j: (periods.of(j, "x.n"), periods.of(j, "x.prev"), periods.of(j, "x.fn"))  # noqa: E731
+        return lambda j: f"SUM(CASE WHEN {condition(*numbers(j))} THEN 1 ELSE 0 END)"
+
+    grouping.aggregate(counted(lambda now, prev, first: dialect.differs(prev, now)))  # active
+    grouping.aggregate(counted(lambda now, prev, first: f"{prev} = {now} - 1"))  # retained
+    grouping.aggregate(counted(lambda now, prev, first: f"{dialect.differs(prev, now)} AND {first} = {now}"))
+    for _, j, scope_id, number, i, active, retained, new in grouping.rows(
         grouping.select(f"{expanded} x", "x.s IS NOT NULL"), params, hashed=False
     ):
-        for j in targets:
-            totals = customers[(j, i, int(scope_id), periods.start(j, number // periods.divisor(j)))]
-            for k in range(3):
-                totals[k] += int(counts[3 * j + k])
-    for (j, i, scope_id, start), (active, retained, new) in customers.items():
-        if (parts := parts_at(i, j, scope_id, start)) is not None:
-            parts.active_customers, parts.retained_customers, parts.new_customers = active, retained, new
-        if (parts := parts_at(i, j, scope_id, periods.end(j, start))) is not None:
-            parts.prev_active_customers = active
+        if (parts := parts_at(i, j, scope_id, number)) is not None:
+            parts.active_customers, parts.retained_customers, parts.new_customers = (
+                int(active),
+                int(retained),
+                int(new),
+            )
+        if (parts := parts_at(i, j, scope_id, number + 1)) is not None:
+            parts.prev_active_customers = int(active)
 
     # 4. Customers acquired: the first won deal ever of a customer, credited to that deal's scope.
     acquired = fenced(
@@ -570,11 +589,11 @@ def _compute(
         f"kpis_customerfirstwin f JOIN salesteam_deal d ON d.id = f.first_deal_id{customer_join}",
         f"f.first_won_on >= {day(lo)} AND f.first_won_on < {day(hi)}{filters}",
     )
-    grouping = Grouping(dialect, x_scopes, ["x.n"])
+    grouping = Grouping(dialect, x_scopes, ["x.n"], divisors=divisors)
     grouping.aggregate("COUNT(*)")
-    for i, _, scope_id, number, acquired_n in grouping.rows(grouping.select(f"{acquired} x"), params):
-        for _j, parts in rolled_up(i, scope_id, number):
-            parts.acquired_customers += int(acquired_n)
+    for i, j, scope_id, number, acquired_n in grouping.rows(grouping.select(f"{acquired} x"), params):
+        if (parts := parts_at(i, j, scope_id, number)) is not None:
+            parts.acquired_customers = int(acquired_n)
 
     # 5. Campaign cost spread over the campaign's days, and the approved bonus cost.
     team_revenue = None
