@@ -356,6 +356,8 @@ class Deal(models.Model):
             models.Index(fields=["team", "closed_on"], name="deal_team_closed_idx"),
             models.Index(fields=["customer", "closed_on"], name="deal_customer_closed_idx"),
             models.Index(fields=["created_on"], name="deal_created_idx"),
+            # A manager's deal list: a team's deals newest first, read in index order page by page.
+            models.Index(fields=["team", "-created_on", "-id"], name="deal_team_created_idx"),
         ]
 
     def __str__(self) -> str:

@@ -56,7 +56,8 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def deal_list(request: HttpRequest) -> HttpResponse:
-    deal_filter = DealFilter(request.GET, queryset=selectors.deal_list(user=request.user), user=request.user)
+    deals = selectors.deal_list(user=request.user, brief=True)
+    deal_filter = DealFilter(request.GET, queryset=deals, user=request.user)
     page = Paginator(deal_filter.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
