@@ -1,14 +1,17 @@
 """The set-based KPI engine.
 
-For one scope type and one kind of period it runs a handful of SQL GROUP BY passes over the deals
-(closed deals, created deals, distinct active customers, first wins) and returns the additive parts of
-every (scope, period) in a date window. The same code computes calendar months, quarters and years for
-storage and any other date range on demand. Plain SQL, with the few dialect differences between
-PostgreSQL and SQLite kept in `Dialect`.
+For the scope types and period types asked for, it runs a handful of SQL passes over the deals (closed
+deals, their cycle medians, created deals, distinct active customers, first wins) and adds the campaign
+and bonus costs, returning the parts of every (scope, period) in a date window. Every scope type is
+grouped in the same statement (`Grouping`), and months, quarters and years come from the same rows
+(`Periods`). The same code computes calendar periods for storage (`compute_calendar`, one year per KPI
+run shard) and any other date range on demand (`compute_scopes`). Plain SQL, with the few differences
+between PostgreSQL and SQLite kept in `Dialect` and `Grouping`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 from collections import defaultdict
@@ -18,7 +21,7 @@ from importlib import import_module
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from kpis.definitions import Parts
 from kpis.models import CustomerFirstWin, PeriodType, ScopeType
@@ -115,6 +118,8 @@ class Dialect:
     def literal(self, day: datetime.date) -> str:
         # Dates are inlined (a date's ISO form is digits and dashes only), so that an expression can
         # appear several times in a statement without repeating its parameters.
+        if type(day) is not datetime.date:
+            raise TypeError(f"a date, not {day!r}")
         return f"DATE '{day.isoformat()}'" if self.pg else f"'{day.isoformat()}'"
 
     def month_number(self, column: str) -> str:
@@ -138,8 +143,8 @@ class Dialect:
         decimals as floats)."""
         return f"({column} * 100)::bigint" if self.pg else f"CAST(ROUND({column} * 100) AS INTEGER)"
 
-    def money(self, cents) -> Decimal:
-        return (Decimal(int(cents)) / 100).quantize(CENTS)
+    def money(self, whole_cents) -> Decimal:
+        return (Decimal(int(whole_cents)) / 100).quantize(CENTS)
 
     def fenced(self, columns: list[str], source: str, where: str = "") -> str:
         """A subquery that computes each row's values once. PostgreSQL would otherwise fold it into the
@@ -224,6 +229,8 @@ class Grouping:
     """
 
     def __init__(self, dialect, scopes, buckets, keys=(), divisors=None):
+        if divisors and len(buckets) != 1:
+            raise ValueError("rolling up into target periods needs a single base period column")
         self.dialect, self.scopes, self.buckets, self.keys = dialect, scopes, buckets, list(keys)
         self.divisors = divisors
         self.variants = len(divisors) if divisors else len(buckets)
@@ -344,13 +351,18 @@ def _fetch(sql: str, params: list, *, hashed: bool = False) -> list[tuple]:
         if connection.vendor != "postgresql":
             cursor.execute(sql, params)
             return cursor.fetchall()
-        settings_sql = "SET jit = off" + ("; SET enable_sort = off" if hashed else "")
-        cursor.execute(settings_sql)
+        cursor.execute("SET jit = off" + ("; SET enable_sort = off" if hashed else ""))
         try:
             cursor.execute(sql, params)
-            return cursor.fetchall()
-        finally:
-            cursor.execute("RESET jit; RESET enable_sort")
+            rows = cursor.fetchall()
+        except DatabaseError:
+            # In an aborted transaction the RESET fails too (the rollback undoes the SET); keep the
+            # statement's own error.
+            with contextlib.suppress(DatabaseError):
+                cursor.execute("RESET jit; RESET enable_sort")
+            raise
+        cursor.execute("RESET jit; RESET enable_sort")
+        return rows
 
 
 def compute(scope_type: str, **kwargs) -> dict[tuple[int, datetime.date], Parts]:
@@ -368,7 +380,8 @@ def compute_scopes(
     scope_ids: list[int] | None = None,
     narrow: tuple[str, int] | None = None,
 ) -> dict[str, dict[tuple[int, datetime.date], Parts]]:
-    """Parts of every (scope id, period start) of each scope type, periods starting in [date_from, date_to).
+    """Parts of every (scope id, period start) of each scope type, for the periods from the one that
+    contains date_from to the last one starting before date_to (callers pass whole periods).
 
     With `custom=True` the single range [date_from, date_to) is one period. Scopes and periods without
     any activity are absent; readers treat them as zero. `scope_ids` (with a single scope type) narrows
@@ -400,220 +413,258 @@ def _compute(
     scope_ids: list[int] | None = None,
     narrow: tuple[str, int] | None = None,
 ) -> list[dict[str, dict[tuple[int, datetime.date], Parts]]]:
-    dialect, targets = periods.dialect, range(len(periods.targets))
-    day = dialect.literal
-    # Each target's periods start in [date_from, date_to); deals are read up to the end of the last one,
-    # and, for retention and churn, from the start of the period before the first.
-    starts = [periods.starts(j, date_from, date_to) for j in targets]
-    wanted = [set(s) for s in starts]
-    lo = min(periods.first(j, date_from) for j in targets)
-    hi = max((periods.end(j, s[-1]) for j, s in zip(targets, starts, strict=True) if s), default=date_to)
-    prev_lo = min(periods.previous(j, periods.first(j, date_from)) for j in targets)
+    """The parts of every scope type for each target period type of `periods`, one pass after the other."""
+    window = _Window(scope_types, periods, date_from, date_to, scope_ids=scope_ids, narrow=narrow)
+    window.closed_deals()
+    window.cycle_medians()
+    window.created_deals()
+    window.customers()
+    window.acquired_customers()
+    return window.with_costs()
 
-    needs_customer = ScopeType.SEGMENT in (*scope_types, narrow[0] if narrow else None)
-    customer_join = " JOIN salesteam_customer c ON c.id = d.customer_id" if needs_customer else ""
-    first_wins = " LEFT JOIN kpis_customerfirstwin f ON f.customer_id = d.customer_id"
-    scopes = [SCOPE_COLUMNS[t] for t in scope_types]
-    filters, params = "", []
-    if scope_ids is not None:
-        if len(scope_types) != 1:
-            raise ValueError("scope_ids needs a single scope type")
-        filters += (
-            f" AND {scopes[0]} IN ({', '.join(['%s'] * len(scope_ids))})" if scope_ids else " AND 1 = 0"
+
+class _Window:
+    """One computation: its scopes, periods and dates, the SQL pieces every pass shares, and the parts
+    found so far, per target period type (j) and scope type (i)."""
+
+    def __init__(self, scope_types, periods, date_from, date_to, *, scope_ids, narrow):
+        self.scope_types, self.periods, self.scope_ids, self.narrow = scope_types, periods, scope_ids, narrow
+        self.dialect = dialect = periods.dialect
+        self.targets = range(len(periods.targets))
+        # Each target's periods run from the one containing date_from to the last one starting before
+        # date_to; deals are read up to the end of the last one and, for retention and churn, from the
+        # start of the period before the first.
+        self.starts = [periods.starts(j, date_from, date_to) for j in self.targets]
+        self.wanted = [set(s) for s in self.starts]
+        self.lo = min(periods.first(j, date_from) for j in self.targets)
+        self.hi = max(
+            (periods.end(j, s[-1]) for j, s in zip(self.targets, self.starts, strict=True) if s),
+            default=date_to,
         )
-        params = list(scope_ids)
-    if narrow is not None:
-        filters += f" AND {SCOPE_COLUMNS[narrow[0]]} = %s"
-        params.append(narrow[1])
+        self.prev_lo = min(periods.previous(j, periods.first(j, date_from)) for j in self.targets)
+        self.divisors = [periods.divisor(j) for j in self.targets]  # months are summed into targets in SQL
 
-    results = [[defaultdict(Parts) for _ in scope_types] for _ in targets]
-
-    divisors = [periods.divisor(j) for j in targets]  # base periods (months) are summed into targets in SQL
-
-    def parts_at(i: int, j: int, scope_id, number: int) -> Parts | None:
-        """The parts of scope type i, scope id, target j's period `number`; None outside the window."""
-        start = periods.start(j, number)
-        return results[j][i][(int(scope_id), start)] if start in wanted[j] else None
-
-    money, fenced = dialect.money, dialect.fenced
-    deals = f"salesteam_deal d{customer_join}{first_wins}"
-    closed, first_won = periods.number("d.closed_on"), periods.number("f.first_won_on")
-    days = dialect.days_between("d.created_on", "d.closed_on")
-    ids = [f"{scope} AS s{i}" for i, scope in enumerate(scopes) if scope != "0"]
-    x_scopes = [scope if scope == "0" else f"x.s{i}" for i, scope in enumerate(scopes)]
-    passed_ids = [f"raw.s{i}" for i, scope in enumerate(scopes) if scope != "0"]
-    closed_between = f"d.closed_on >= {day(lo)} AND d.closed_on < {day(hi)}{filters}"
-
-    # 1. Deals closed in the period: revenue, cost, won and lost counts, cycle days, new-customer revenue;
-    # grouped by base period (month) and summed into quarters and years.
-    raw = fenced(
-        [
-            *ids, f"{closed} AS n", f"{first_won} AS fn",
-            "CASE WHEN d.stage = 'won' THEN 1 ELSE 0 END AS won",
-            f"{dialect.cents('d.amount')} AS amount", f"{dialect.cents('d.cost')} AS cost",
-            "CASE WHEN d.campaign_id IS NOT NULL THEN 1 ELSE 0 END AS via_campaign", f"{days} AS days",
-        ],
-        deals,
-        f"d.stage IN ('won', 'lost') AND {closed_between}",
-    )  # fmt: skip
-    new_revenue = [  # revenue from customers whose first win falls in the same period of target j
-        f"CASE WHEN raw.won = 1 AND {periods.of(j, 'raw.fn')} = {periods.of(j, 'raw.n')}"
-        f" THEN raw.amount END AS new{j}"
-        for j in targets
-    ]
-    facts = fenced(
-        [
-            *passed_ids, "raw.n AS n", "CASE WHEN raw.won = 1 THEN raw.amount END AS revenue",
-            "CASE WHEN raw.won = 1 THEN raw.cost END AS cost",
-            "CASE WHEN raw.won = 1 AND raw.via_campaign = 1 THEN raw.amount END AS campaign",
-            "raw.won AS won", "1 - raw.won AS lost", "CASE WHEN raw.won = 1 THEN raw.days END AS days",
-            *new_revenue,
-        ],
-        f"{raw} raw",
-    )  # fmt: skip
-    grouping = Grouping(dialect, x_scopes, ["x.n"], divisors=divisors)
-    for column in ("revenue", "cost", "campaign", "won", "lost", "days"):
-        grouping.aggregate(f"COALESCE(SUM(x.{column}), 0)")
-    grouping.aggregate(lambda j: f"COALESCE(SUM(x.new{j}), 0)")
-    for i, j, scope_id, number, revenue, cost, campaign, won_n, lost_n, cycle, new in grouping.rows(
-        grouping.select(f"{facts} x"), params
-    ):
-        if (parts := parts_at(i, j, scope_id, number)) is not None:
-            parts.revenue, parts.cost, parts.campaign_revenue = money(revenue), money(cost), money(campaign)
-            parts.won_count, parts.lost_count, parts.cycle_days_sum = int(won_n), int(lost_n), int(cycle)
-            parts.new_customer_revenue = money(new)
-
-    # The exact median of the cycle days of the deals won, grouped by each target period.
-    won = fenced([*ids, f"{closed} AS n", f"{days} AS days"], deals, f"d.stage = 'won' AND {closed_between}")
-    grouping = Grouping(dialect, x_scopes, [periods.of(j, "x.n") for j in targets])
-    if dialect.pg:
-        grouping.aggregate("percentile_cont(0.5) WITHIN GROUP (ORDER BY x.days)")
-        medians = grouping.rows(grouping.select(f"{won} x"), params, hashed=False)
-    else:  # no percentile_cont: the middle one or two of each group's days, numbered in order
-        medians = _fetch(
-            f"""SELECT st, bt, s, b, AVG(days) FROM (
-                SELECT st, bt, s, b, days, ROW_NUMBER() OVER (PARTITION BY st, bt, s, b ORDER BY days) AS rn,
-                    COUNT(*) OVER (PARTITION BY st, bt, s, b) AS n
-                FROM ({grouping.expanded(f"{won} x", ["x.days AS days"])}) expanded
-            ) numbered WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY 1, 2, 3, 4""",
-            params,
+        needs_customer = ScopeType.SEGMENT in (*scope_types, narrow[0] if narrow else None)
+        self.customer_join = " JOIN salesteam_customer c ON c.id = d.customer_id" if needs_customer else ""
+        self.deals = f"salesteam_deal d{self.customer_join}" + (
+            " LEFT JOIN kpis_customerfirstwin f ON f.customer_id = d.customer_id"
         )
-    for i, j, scope_id, number, median in medians:
-        if (parts := parts_at(i, j, scope_id, number)) is not None:
-            parts.cycle_days_median = Decimal(str(median)).quantize(Decimal("0.1"))
+        self.scopes = [SCOPE_COLUMNS[t] for t in scope_types]
+        # Each pass's fenced subquery selects the scope ids as s0, s1…; the company scope is a constant.
+        self.ids = [f"{scope} AS s{i}" for i, scope in enumerate(self.scopes) if scope != "0"]
+        self.x_scopes = [scope if scope == "0" else f"x.s{i}" for i, scope in enumerate(self.scopes)]
+        # Every statement holds `filters` exactly once, so that `params` line up with its placeholders.
+        self.filters, self.params = "", []
+        if scope_ids is not None:
+            if len(scope_types) != 1:
+                raise ValueError("scope_ids needs a single scope type")
+            placeholders = ", ".join(["%s"] * len(scope_ids))
+            self.filters += f" AND {self.scopes[0]} IN ({placeholders})" if scope_ids else " AND 1 = 0"
+            self.params = list(scope_ids)
+        if narrow is not None:
+            self.filters += f" AND {SCOPE_COLUMNS[narrow[0]]} = %s"
+            self.params.append(narrow[1])
+        self.closed = periods.number("d.closed_on")
+        self.first_won = periods.number("f.first_won_on")
+        self.days = dialect.days_between("d.created_on", "d.closed_on")
+        self.results = [[defaultdict(Parts) for _ in scope_types] for _ in self.targets]
 
-    # 2. Deals created in the period, and how many of them are won by now.
-    created = fenced(
-        [
-            *ids,
-            f"{periods.number('d.created_on')} AS n",
-            "CASE WHEN d.stage = 'won' THEN 1 ELSE 0 END AS won",
-        ],
-        f"salesteam_deal d{customer_join}",
-        f"d.created_on >= {day(lo)} AND d.created_on < {day(hi)}{filters}",
-    )
-    grouping = Grouping(dialect, x_scopes, ["x.n"], divisors=divisors)
-    grouping.aggregate("COUNT(*)")
-    grouping.aggregate("SUM(x.won)")
-    for i, j, scope_id, number, created_n, created_won in grouping.rows(
-        grouping.select(f"{created} x"), params
-    ):
-        if (parts := parts_at(i, j, scope_id, number)) is not None:
-            parts.created_count, parts.created_won_count = int(created_n), int(created_won)
+    def parts_at(self, i: int, j: int, scope_id, number: int) -> Parts | None:
+        """The parts of scope type i and target j's period `number`; None outside the window."""
+        start = self.periods.start(j, number)
+        return self.results[j][i][(int(scope_id), start)] if start in self.wanted[j] else None
 
-    # 3. Distinct active customers, retained from the previous period, and new (first win ever in it).
-    # Within each scope, each won deal is compared with the customer's won deal just before it: the
-    # first deal of a period counts the customer as active, and as retained when the one before it
-    # falls in the period just before. One sort per scope type, whatever the number of period types.
-    won = fenced(
-        [
-            *ids,
-            "d.customer_id AS cu",
-            "d.closed_on AS closed_on",
-            "d.id AS id",
-            f"{closed} AS n",
-            f"{first_won} AS fn",
-        ],
-        deals,
-        f"d.stage = 'won' AND d.closed_on >= {day(prev_lo)} AND d.closed_on < {day(hi)}{filters}",
-    )
-    lags = [
-        f"LAG(w.n) OVER (PARTITION BY {'w.cu' if scope == '0' else f'w.cu, w.s{i}'}"
-        f" ORDER BY w.closed_on, w.id) AS p{i}"
-        for i, scope in enumerate(scopes)
-    ]
-    lagged = fenced(
-        [*(f"w.s{i}" for i, s in enumerate(scopes) if s != "0"), "w.n AS n", "w.fn AS fn", *lags], f"{won} w"
-    )
-    pick = lambda column: " ".join(  # noqa: E731
-        f"WHEN {i} THEN {'0' if column == 's' and scope == '0' else f'l.{column}{i}'}"
-        for i, scope in enumerate(scopes)
-    )
-    per_scope = " UNION ALL ".join(f"SELECT {i} AS st" for i in range(len(scopes)))
-    expanded = fenced(
-        [
-            "sc.st AS st",
-            f"CASE sc.st {pick('s')} END AS s",
-            f"CASE sc.st {pick('p')} END AS prev",
-            "l.n AS n",
-            "l.fn AS fn",
-        ],
-        f"{lagged} l CROSS JOIN ({per_scope}) sc",
-    )
-    grouping = Grouping(dialect, ["x.s"], ["x.n"], keys=("x.st",), divisors=divisors)
+    def closed_between(self, lo: datetime.date) -> str:
+        day = self.dialect.literal
+        return f"d.closed_on >= {day(lo)} AND d.closed_on < {day(self.hi)}{self.filters}"
 
-    def counted(condition):
-        """Counts the rows meeting a condition on target j's period numbers: the deal's (now), the
-        customer's previous deal's in the scope (prev) and the customer's first win's (first)."""
-        numbers = lambda j: (periods.of(j, "x.n"), periods.of(j, "x.prev"), periods.of(j, "x.fn"))  # noqa: E731
-        return lambda j: f"SUM(CASE WHEN {condition(*numbers(j))} THEN 1 ELSE 0 END)"
+    def closed_deals(self) -> None:
+        """Deals closed in the period: revenue, cost, won and lost counts, cycle days, and the revenue
+        from customers whose first win falls in the same period."""
+        dialect, periods, fenced = self.dialect, self.periods, self.dialect.fenced
+        raw = fenced(
+            [
+                *self.ids, f"{self.closed} AS n", f"{self.first_won} AS fn",
+                "CASE WHEN d.stage = 'won' THEN 1 ELSE 0 END AS won",
+                f"{dialect.cents('d.amount')} AS amount", f"{dialect.cents('d.cost')} AS cost",
+                "CASE WHEN d.campaign_id IS NOT NULL THEN 1 ELSE 0 END AS via_campaign",
+                f"{self.days} AS days",
+            ],
+            self.deals,
+            f"d.stage IN ('won', 'lost') AND {self.closed_between(self.lo)}",
+        )  # fmt: skip
+        new_revenue = [
+            f"CASE WHEN raw.won = 1 AND {periods.of(j, 'raw.fn')} = {periods.of(j, 'raw.n')}"
+            f" THEN raw.amount END AS new{j}"
+            for j in self.targets
+        ]
+        facts = fenced(
+            [
+                *(f"raw.s{i}" for i, scope in enumerate(self.scopes) if scope != "0"), "raw.n AS n",
+                "CASE WHEN raw.won = 1 THEN raw.amount END AS revenue",
+                "CASE WHEN raw.won = 1 THEN raw.cost END AS cost",
+                "CASE WHEN raw.won = 1 AND raw.via_campaign = 1 THEN raw.amount END AS campaign",
+                "raw.won AS won", "1 - raw.won AS lost", "CASE WHEN raw.won = 1 THEN raw.days END AS days",
+                *new_revenue,
+            ],
+            f"{raw} raw",
+        )  # fmt: skip
+        grouping = Grouping(dialect, self.x_scopes, ["x.n"], divisors=self.divisors)
+        for column in ("revenue", "cost", "campaign", "won", "lost", "days"):
+            grouping.aggregate(f"COALESCE(SUM(x.{column}), 0)")
+        grouping.aggregate(lambda j: f"COALESCE(SUM(x.new{j}), 0)")
+        money = dialect.money
+        for i, j, scope_id, number, revenue, cost, campaign, won, lost, cycle, new in grouping.rows(
+            grouping.select(f"{facts} x"), self.params
+        ):
+            if (parts := self.parts_at(i, j, scope_id, number)) is not None:
+                parts.revenue, parts.cost, parts.campaign_revenue = (
+                    money(revenue),
+                    money(cost),
+                    money(campaign),
+                )
+                parts.won_count, parts.lost_count, parts.cycle_days_sum = int(won), int(lost), int(cycle)
+                parts.new_customer_revenue = money(new)
 
-    grouping.aggregate(counted(lambda now, prev, first: dialect.differs(prev, now)))  # active
-    grouping.aggregate(counted(lambda now, prev, first: f"{prev} = {now} - 1"))  # retained
-    grouping.aggregate(counted(lambda now, prev, first: f"{dialect.differs(prev, now)} AND {first} = {now}"))
-    for _, j, scope_id, number, i, active, retained, new in grouping.rows(
-        grouping.select(f"{expanded} x", "x.s IS NOT NULL"), params, hashed=False
-    ):
-        if (parts := parts_at(i, j, scope_id, number)) is not None:
-            parts.active_customers, parts.retained_customers, parts.new_customers = (
-                int(active),
-                int(retained),
-                int(new),
+    def cycle_medians(self) -> None:
+        """The exact median of the cycle days of the deals won, grouped by each target period (medians
+        cannot be summed from months)."""
+        won = self.dialect.fenced(
+            [*self.ids, f"{self.closed} AS n", f"{self.days} AS days"],
+            self.deals,
+            f"d.stage = 'won' AND {self.closed_between(self.lo)}",
+        )
+        grouping = Grouping(self.dialect, self.x_scopes, [self.periods.of(j, "x.n") for j in self.targets])
+        if self.dialect.pg:
+            grouping.aggregate("percentile_cont(0.5) WITHIN GROUP (ORDER BY x.days)")
+            medians = grouping.rows(grouping.select(f"{won} x"), self.params, hashed=False)
+        else:  # no percentile_cont: the middle one or two of each group's days, numbered in order
+            medians = _fetch(
+                f"""SELECT st, bt, s, b, AVG(days) FROM (
+                    SELECT st, bt, s, b, days,
+                        ROW_NUMBER() OVER (PARTITION BY st, bt, s, b ORDER BY days) AS rn,
+                        COUNT(*) OVER (PARTITION BY st, bt, s, b) AS n
+                    FROM ({grouping.expanded(f"{won} x", ["x.days AS days"])}) expanded
+                ) numbered WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY 1, 2, 3, 4""",
+                self.params,
             )
-        if (parts := parts_at(i, j, scope_id, number + 1)) is not None:
-            parts.prev_active_customers = int(active)
+        for i, j, scope_id, number, median in medians:
+            if (parts := self.parts_at(i, j, scope_id, number)) is not None:
+                parts.cycle_days_median = Decimal(str(median)).quantize(Decimal("0.1"))
 
-    # 4. Customers acquired: the first won deal ever of a customer, credited to that deal's scope.
-    acquired = fenced(
-        [*ids, f"{first_won} AS n"],
-        f"kpis_customerfirstwin f JOIN salesteam_deal d ON d.id = f.first_deal_id{customer_join}",
-        f"f.first_won_on >= {day(lo)} AND f.first_won_on < {day(hi)}{filters}",
-    )
-    grouping = Grouping(dialect, x_scopes, ["x.n"], divisors=divisors)
-    grouping.aggregate("COUNT(*)")
-    for i, j, scope_id, number, acquired_n in grouping.rows(grouping.select(f"{acquired} x"), params):
-        if (parts := parts_at(i, j, scope_id, number)) is not None:
-            parts.acquired_customers = int(acquired_n)
+    def created_deals(self) -> None:
+        """Deals created in the period, and how many of them are won by now."""
+        day = self.dialect.literal
+        created = self.dialect.fenced(
+            [
+                *self.ids,
+                f"{self.periods.number('d.created_on')} AS n",
+                "CASE WHEN d.stage = 'won' THEN 1 ELSE 0 END AS won",
+            ],
+            f"salesteam_deal d{self.customer_join}",
+            f"d.created_on >= {day(self.lo)} AND d.created_on < {day(self.hi)}{self.filters}",
+        )
+        grouping = Grouping(self.dialect, self.x_scopes, ["x.n"], divisors=self.divisors)
+        grouping.aggregate("COUNT(*)")
+        grouping.aggregate("SUM(x.won)")
+        for i, j, scope_id, number, count, won in grouping.rows(grouping.select(f"{created} x"), self.params):
+            if (parts := self.parts_at(i, j, scope_id, number)) is not None:
+                parts.created_count, parts.created_won_count = int(count), int(won)
 
-    # 5. Campaign cost spread over the campaign's days, and the approved bonus cost.
-    team_revenue = None
-    computed = []
-    for j in targets:
-        by_type = {}
-        for i, scope_type in enumerate(scope_types):
-            values = results[j][i]
-            if scope_type in COSTED_SCOPES:
-                if scope_type == ScopeType.TEAM and team_revenue is None:
-                    team_revenue = _campaign_revenue_by_team(periods, lo, hi)
-                _campaign_costs(values, scope_type, periods, j, starts[j], scope_ids, team_revenue)
-                for parts in values.values():
-                    if parts.campaign_cost is None:
-                        parts.campaign_cost = Decimal("0.00")
-            if scope_type in BONUS_COSTED_SCOPES and narrow is None:
-                _bonus_costs(values, scope_type, periods, j, starts[j], scope_ids)
-            by_type[scope_type] = dict(values)
-        computed.append(by_type)
-    return computed
+    def customers(self) -> None:
+        """Distinct active customers, those retained from the previous period, and the new ones (first
+        win ever in the period).
+
+        Within each scope, each won deal is compared with the customer's won deal just before it: the
+        first deal of a period counts the customer as active, and as retained when the one before it
+        falls in the period just before. One sort per scope type, whatever the number of period types.
+        """
+        dialect, periods, fenced, scopes = self.dialect, self.periods, self.dialect.fenced, self.scopes
+        won = fenced(
+            [
+                *self.ids, "d.customer_id AS cu", "d.closed_on AS closed_on", "d.id AS id",
+                f"{self.closed} AS n", f"{self.first_won} AS fn",
+            ],
+            self.deals,
+            f"d.stage = 'won' AND {self.closed_between(self.prev_lo)}",
+        )  # fmt: skip
+        lags = [
+            f"LAG(w.n) OVER (PARTITION BY {'w.cu' if scope == '0' else f'w.cu, w.s{i}'}"
+            f" ORDER BY w.closed_on, w.id) AS p{i}"
+            for i, scope in enumerate(scopes)
+        ]
+        scope_ids = [f"w.s{i}" for i, scope in enumerate(scopes) if scope != "0"]
+        lagged = fenced([*scope_ids, "w.n AS n", "w.fn AS fn", *lags], f"{won} w")
+        # One row per deal and scope type: the scope id and the customer's previous deal in that scope.
+        scope_of = " ".join(f"WHEN {i} THEN {'0' if s == '0' else f'l.s{i}'}" for i, s in enumerate(scopes))
+        previous_of = " ".join(f"WHEN {i} THEN l.p{i}" for i in range(len(scopes)))
+        per_scope = " UNION ALL ".join(f"SELECT {i} AS st" for i in range(len(scopes)))
+        expanded = fenced(
+            [
+                "sc.st AS st", f"CASE sc.st {scope_of} END AS s", f"CASE sc.st {previous_of} END AS prev",
+                "l.n AS n", "l.fn AS fn",
+            ],
+            f"{lagged} l CROSS JOIN ({per_scope}) sc",
+        )  # fmt: skip
+        grouping = Grouping(dialect, ["x.s"], ["x.n"], keys=("x.st",), divisors=self.divisors)
+        for condition in (
+            lambda now, prev, first: dialect.differs(prev, now),  # active: first deal of the period
+            lambda now, prev, first: f"{prev} = {now} - 1",  # retained: the one before in the period before
+            lambda now, prev, first: f"{dialect.differs(prev, now)} AND {first} = {now}",  # new
+        ):
+            grouping.aggregate(
+                lambda j, condition=condition: (
+                    "SUM(CASE WHEN "
+                    + condition(periods.of(j, "x.n"), periods.of(j, "x.prev"), periods.of(j, "x.fn"))
+                    + " THEN 1 ELSE 0 END)"
+                )
+            )
+        rows = grouping.rows(grouping.select(f"{expanded} x", "x.s IS NOT NULL"), self.params, hashed=False)
+        for _scope_column, j, scope_id, number, i, active, retained, new in rows:  # i: the key x.st
+            if (parts := self.parts_at(i, j, scope_id, number)) is not None:
+                parts.active_customers, parts.retained_customers = int(active), int(retained)
+                parts.new_customers = int(new)
+            if (parts := self.parts_at(i, j, scope_id, number + 1)) is not None:
+                parts.prev_active_customers = int(active)
+
+    def acquired_customers(self) -> None:
+        """Customers acquired: the first won deal ever of a customer, credited to that deal's scope."""
+        day = self.dialect.literal
+        acquired = self.dialect.fenced(
+            [*self.ids, f"{self.first_won} AS n"],
+            f"kpis_customerfirstwin f JOIN salesteam_deal d ON d.id = f.first_deal_id{self.customer_join}",
+            f"f.first_won_on >= {day(self.lo)} AND f.first_won_on < {day(self.hi)}{self.filters}",
+        )
+        grouping = Grouping(self.dialect, self.x_scopes, ["x.n"], divisors=self.divisors)
+        grouping.aggregate("COUNT(*)")
+        for i, j, scope_id, number, count in grouping.rows(grouping.select(f"{acquired} x"), self.params):
+            if (parts := self.parts_at(i, j, scope_id, number)) is not None:
+                parts.acquired_customers = int(count)
+
+    def with_costs(self) -> list[dict[str, dict[tuple[int, datetime.date], Parts]]]:
+        """The parts found, with the campaign cost spread over the campaigns' days and the approved bonus
+        cost added: per target period type, scope type → (scope id, period start) → parts."""
+        team_revenue = None
+        computed = []
+        for j in self.targets:
+            by_type = {}
+            for i, scope_type in enumerate(self.scope_types):
+                values = self.results[j][i]
+                if scope_type in COSTED_SCOPES:
+                    if scope_type == ScopeType.TEAM and team_revenue is None:
+                        team_revenue = _campaign_revenue_by_team(self.periods, self.lo, self.hi)
+                    _campaign_costs(
+                        values, scope_type, self.periods, j, self.starts[j], self.scope_ids, team_revenue
+                    )
+                if scope_type in BONUS_COSTED_SCOPES and self.narrow is None:
+                    _bonus_costs(values, scope_type, self.periods, j, self.starts[j], self.scope_ids)
+                if scope_type in COSTED_SCOPES:  # also the periods that only a bonus brought in
+                    for parts in values.values():
+                        if parts.campaign_cost is None:
+                            parts.campaign_cost = Decimal("0.00")
+                by_type[scope_type] = dict(values)
+            computed.append(by_type)
+        return computed
 
 
 def campaign_cost_in(campaign: Campaign, start: datetime.date, end: datetime.date) -> Decimal:
@@ -633,7 +684,7 @@ def _campaign_revenue_by_team(periods: Periods, lo: datetime.date, hi: datetime.
     sql = f"""
         SELECT d.campaign_id, d.team_id, {number}, SUM({dialect.cents("d.amount")})
         FROM salesteam_deal d
-        WHERE d.stage = 'won' AND d.campaign_id IS NOT NULL AND d.team_id IS NOT NULL
+        WHERE d.stage = 'won' AND d.campaign_id IS NOT NULL
           AND d.closed_on >= {dialect.literal(lo)} AND d.closed_on < {dialect.literal(hi)}
         GROUP BY 1, 2, 3
     """
@@ -667,8 +718,9 @@ def _campaign_costs(results, scope_type, periods, j, starts, scope_ids, team_rev
         by_team: dict = defaultdict(Decimal)
         for campaign_id, team_id, number, amount in team_revenue:
             start = periods.start(j, number // periods.divisor(j))
-            revenue[(campaign_id, start)] += amount
-            by_team[(campaign_id, team_id, start)] += amount
+            revenue[(campaign_id, start)] += amount  # deals without a team count in the campaign's total
+            if team_id is not None:
+                by_team[(campaign_id, team_id, start)] += amount
         shares: dict = defaultdict(Decimal)
         for (campaign_id, team_id, start), amount in by_team.items():
             if (campaign_id, start) in cost and revenue[(campaign_id, start)]:

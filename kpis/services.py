@@ -243,7 +243,7 @@ def kpi_shard_compute(*, shard_id: int) -> int:
                 # shards of two runs can cover the same year (a run failed while its other shards ran on):
                 # they replace the rows of a year one after the other, never together.
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SHARD_LOCK, _lock_key(shard)])
-                # The grouping passes hash every deal once per scope and period type; keep them in memory.
+                # The grouping passes hash every deal once per scope type; keep them in memory.
                 cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
             if not KpiShard.objects.filter(
                 pk=shard.pk, status=KpiShard.Status.RUNNING, run__status=KpiRun.Status.RUNNING

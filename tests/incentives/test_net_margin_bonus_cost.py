@@ -90,3 +90,7 @@ def test_a_quarterly_award_is_spread_over_its_months_by_day(clock, nightly, team
         expected = (Decimal("91.00") * days / 91).quantize(CENT, rounding=ROUND_HALF_UP)
         assert stored(ScopeType.COMPANY, 0, "month", start).bonus_cost == expected == Decimal(days)
     assert stored(ScopeType.COMPANY, 0, "quarter", JANUARY).bonus_cost == Decimal("91.00")
+    # January has no deal of the team: its net margin is minus the bonus, not undefined.
+    january = stored(ScopeType.TEAM, team.pk, "month", JANUARY)
+    assert (january.campaign_cost, january.bonus_cost) == (Decimal("0.00"), Decimal("31.00"))
+    assert net_margin(january) == Decimal("-31.00")

@@ -202,8 +202,9 @@ def check_random_data(rows):
     for rep_i, cust_i, stage, amount, cost, created, cycle, via in rows:
         created_on = D(2023, 1, 1) + datetime.timedelta(days=created)
         closed_on = created_on + datetime.timedelta(days=cycle) if stage != Stage.LEAD else None
+        team = teams[rep_i] if rep_i < 2 else None  # the third rep's deals have no team
         DealFactory(
-            rep=reps[rep_i], team=teams[rep_i % 2], customer=customers[cust_i], stage=stage,
+            rep=reps[rep_i], team=team, customer=customers[cust_i], stage=stage,
             amount_original=Decimal(amount) / 100, cost_original=Decimal(cost) / 100,
             created_on=created_on, closed_on=closed_on, campaign=campaign if via else None,
         )  # fmt: skip
