@@ -645,6 +645,9 @@ class _Window:
         """The parts found, with the campaign cost spread over the campaigns' days and the approved bonus
         cost added: per target period type, scope type → (scope id, period start) → parts."""
         team_revenue = None
+        campaigns = list(Campaign.objects.filter(start_on__lt=self.hi, end_on__gte=self.lo))
+        source = bonus_cost_source() if self.narrow is None else None
+        awards = source.costs(start=self.lo, end=self.hi) if source is not None else []
         computed = []
         for j in self.targets:
             by_type = {}
@@ -654,10 +657,17 @@ class _Window:
                     if scope_type == ScopeType.TEAM and team_revenue is None:
                         team_revenue = _campaign_revenue_by_team(self.periods, self.lo, self.hi)
                     _campaign_costs(
-                        values, scope_type, self.periods, j, self.starts[j], self.scope_ids, team_revenue
+                        values,
+                        scope_type,
+                        self.periods,
+                        j,
+                        self.starts[j],
+                        self.scope_ids,
+                        campaigns,
+                        team_revenue,
                     )
-                if scope_type in BONUS_COSTED_SCOPES and self.narrow is None:
-                    _bonus_costs(values, scope_type, self.periods, j, self.starts[j], self.scope_ids)
+                if scope_type in BONUS_COSTED_SCOPES:
+                    _bonus_costs(values, scope_type, self.periods, j, self.starts[j], self.scope_ids, awards)
                 if scope_type in COSTED_SCOPES:  # also the periods that only a bonus brought in
                     for parts in values.values():
                         if parts.campaign_cost is None:
@@ -695,11 +705,13 @@ def _campaign_revenue_by_team(periods: Periods, lo: datetime.date, hi: datetime.
     ]
 
 
-def _campaign_costs(results, scope_type, periods, j, starts, scope_ids, team_revenue) -> None:
+def _campaign_costs(results, scope_type, periods, j, starts, scope_ids, campaigns, team_revenue) -> None:
+    """Each period's part of the campaigns' cost (the window's campaigns, read once) for the company,
+    each campaign, or each team by its share of the campaign's revenue."""
     if not starts:
         return
     lo, hi = starts[0], periods.end(j, starts[-1])
-    campaigns = list(Campaign.objects.filter(start_on__lt=hi, end_on__gte=lo))
+    campaigns = [c for c in campaigns if c.start_on < hi and c.end_on >= lo]
     if scope_ids is not None and scope_type == ScopeType.CAMPAIGN:
         campaigns = [c for c in campaigns if c.pk in scope_ids]
     cost = {(c.pk, s): campaign_cost_in(c, s, periods.end(j, s)) for c in campaigns for s in starts}
@@ -740,15 +752,13 @@ def bonus_cost_source():
     return import_module(name) if name else None
 
 
-def _bonus_costs(results, scope_type, periods, j, starts, scope_ids) -> None:
-    """Adds the approved bonus cost of each period, every award spread over its own period by day."""
-    source = bonus_cost_source()
-    if source is None or not starts:
+def _bonus_costs(results, scope_type, periods, j, starts, scope_ids, awards) -> None:
+    """Adds the approved bonus cost of each period, every award (the window's awards, read once) spread
+    over its own period by day."""
+    if not awards or not starts:
         return
     totals: dict[tuple[int, datetime.date], Decimal] = defaultdict(Decimal)
-    for team_id, award_start, award_end, amount in source.costs(
-        start=starts[0], end=periods.end(j, starts[-1])
-    ):
+    for team_id, award_start, award_end, amount in awards:
         scope_id = 0 if scope_type == ScopeType.COMPANY else team_id
         if scope_id is None or (scope_ids is not None and scope_id not in scope_ids):
             continue
