@@ -192,6 +192,21 @@ def test_engine_equals_the_reference_on_random_data(rows):
 
 
 def check_random_data(rows):
+    make_random_deals(rows)
+    assert_engine_matches_reference(window=(D(2023, 1, 1), D(2025, 1, 1)))
+    for kpis in (
+        evaluate_all(p)
+        for p in engine.compute(
+            "company", period_type="quarter", date_from=D(2023, 1, 1), date_to=D(2025, 1, 1)
+        ).values()
+    ):
+        if kpis["retention_rate"]["value"] is not None:
+            assert kpis["retention_rate"]["value"] + kpis["churn_rate"]["value"] == 1
+
+
+def make_random_deals(rows) -> dict:
+    """Two teams, three reps (the third one's deals without a team), four customers (two in a segment),
+    a campaign from March 2023 to February 2024, and a deal per row of `deal_rows`."""
     teams = [TeamFactory(name=f"T{i}") for i in range(2)]
     reps = [UserFactory(username=f"r{i}") for i in range(3)]
     for i, rep in enumerate(reps):
@@ -208,12 +223,4 @@ def check_random_data(rows):
             amount_original=Decimal(amount) / 100, cost_original=Decimal(cost) / 100,
             created_on=created_on, closed_on=closed_on, campaign=campaign if via else None,
         )  # fmt: skip
-    assert_engine_matches_reference(window=(D(2023, 1, 1), D(2025, 1, 1)))
-    for kpis in (
-        evaluate_all(p)
-        for p in engine.compute(
-            "company", period_type="quarter", date_from=D(2023, 1, 1), date_to=D(2025, 1, 1)
-        ).values()
-    ):
-        if kpis["retention_rate"]["value"] is not None:
-            assert kpis["retention_rate"]["value"] + kpis["churn_rate"]["value"] == 1
+    return {"teams": teams, "reps": reps, "customers": customers, "campaign": campaign}

@@ -1,0 +1,70 @@
+"""An incremental KPI run after random edits stores what a full computation over the final data gives:
+the yearly shards it recomputes cover every period the edits touched, and their retention and churn."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kpis import services
+from kpis.models import KpiRun
+from salesteam import services as sales
+from salesteam.models import Deal, Stage
+from tests.kpis.test_engine_matches_reference import deal_rows, make_random_deals
+from tests.kpis.test_kpi_run import expected_from_engine, nonzero, stored
+
+edits = st.lists(
+    st.tuples(
+        st.sampled_from(["amount", "flip", "later", "customer", "delete"]),
+        st.integers(0, 24),  # which deal (modulo the number of deals)
+        st.integers(1, 400),  # an amount in euros, days to move the close by, or a customer
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=deal_rows.filter(bool), changes=edits)
+def test_an_incremental_run_after_random_edits_equals_a_full_computation(rows, changes):
+    # Each example runs in its own savepoint, rolled back afterwards.
+    with transaction.atomic():
+        world = make_random_deals(rows)
+        services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+        changed = [apply_edit(world, kind, index, value) for kind, index, value in changes]
+
+        run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, in_process=True)
+
+        assert run.status == KpiRun.Status.SUCCEEDED and not run.full
+        assert (run.shards_total > 0) == any(changed)
+        assert nonzero(stored()) == expected_from_engine()
+        transaction.set_rollback(True)
+
+
+def apply_edit(world: dict, kind: str, index: int, value: int) -> bool:
+    """One change through the deal services, as a user would make it (each leaves a history row);
+    False when the edit does not apply to the deal it picked."""
+    deals = list(Deal.objects.order_by("pk"))
+    if not deals:
+        return False
+    deal = deals[index % len(deals)]
+    closed = deal.stage in (Stage.WON, Stage.LOST)
+    if kind == "amount":
+        sales.deal_update(actor=None, deal=deal, amount_original=Decimal(value))
+    elif kind == "flip" and closed:  # won becomes lost and lost becomes won, on the same day
+        stage = Stage.LOST if deal.stage == Stage.WON else Stage.WON
+        sales.deal_update(actor=None, deal=deal, stage=stage)
+    elif kind == "later" and closed:  # closed later: into another month, quarter or year
+        sales.deal_update(actor=None, deal=deal, closed_on=deal.closed_on + datetime.timedelta(days=value))
+    elif kind == "customer":
+        customers = world["customers"]
+        sales.deal_update(actor=None, deal=deal, customer=customers[value % len(customers)])
+    elif kind == "delete":
+        sales.deal_delete(actor=None, deal=deal)
+    else:
+        return False
+    return True
