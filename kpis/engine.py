@@ -645,8 +645,10 @@ class _Window:
         """The parts found, with the campaign cost spread over the campaigns' days and the approved bonus
         cost added: per target period type, scope type → (scope id, period start) → parts."""
         team_revenue = None
-        campaigns = list(Campaign.objects.filter(start_on__lt=self.hi, end_on__gte=self.lo))
-        source = bonus_cost_source() if self.narrow is None else None
+        costed = COSTED_SCOPES.intersection(self.scope_types)
+        campaigns = list(Campaign.objects.filter(start_on__lt=self.hi, end_on__gte=self.lo)) if costed else []
+        bonused = BONUS_COSTED_SCOPES.intersection(self.scope_types) and self.narrow is None
+        source = bonus_cost_source() if bonused else None
         awards = source.costs(start=self.lo, end=self.hi) if source is not None else []
         computed = []
         for j in self.targets:

@@ -251,6 +251,10 @@ class Cluster:
             self.wait_idle()
         return run
 
+    def wait_at(self, gate: Gate) -> None:
+        """Waits, playing beat meanwhile, until a transaction (a shard's) is held at the gate."""
+        wait_until(gate.waiting, seconds=60, what="a shard to reach the gate", tick=self.beat, log=self.logs)
+
     def wait_idle(self, seconds: float = 60) -> None:
         # Twice in a row: a chained task is sent before the one before it is acknowledged.
         wait_until(
@@ -305,7 +309,7 @@ class Gate:
 
     @staticmethod
     def company_row(period_type: str, start, op: str = "=") -> str:
-        """The condition matching the company's KPI row of a period (one per shard)."""
+        """The condition matching the company's KPI row of a period, which the shard of its year writes."""
         return (
             f"NEW.scope_type = 'company' AND NEW.period_type = '{period_type}' "
             f"AND NEW.period_start {op} '{start}'"

@@ -30,9 +30,7 @@ def test_nightly_runs_started_together_make_one_run_and_a_second_night_changes_n
     # When the nightly run is started twice at the same moment, on two workers
     cluster.send("kpis.tasks.nightly_run")
     cluster.send("kpis.tasks.nightly_run")
-    wait_until(
-        gate.waiting, seconds=60, what="a shard to reach the gate", tick=cluster.beat, log=cluster.logs
-    )
+    cluster.wait_at(gate)
     wait_until(lambda: refusals(cluster), seconds=30, what="the second start to be refused", log=cluster.logs)
     # and an admin starts one meanwhile, while the sweeper hands the slow shard to another worker
     with pytest.raises(ValidationError, match="already in progress"):

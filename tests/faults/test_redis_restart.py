@@ -4,7 +4,6 @@ and the result is that of a clean run."""
 import pytest
 
 from kpis.models import KpiRun, KpiShard
-from tests.faults.conftest import wait_until
 from tests.faults.scenario import Checkpoint, build_scenario, clean_outcome, outcome
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -23,9 +22,7 @@ def test_a_run_survives_a_redis_restart_and_ends_as_a_clean_run_would(cluster, g
     )
     gate.close()
     cluster.send("kpis.tasks.nightly_run")
-    wait_until(
-        gate.waiting, seconds=60, what="a shard to reach the gate", tick=cluster.beat, log=cluster.logs
-    )
+    cluster.wait_at(gate)
     run = KpiRun.objects.get()
     pending = run.shards.filter(status=KpiShard.Status.PENDING).count()
     assert pending > 0 and cluster.redis.queued() >= pending

@@ -4,7 +4,6 @@ result is that of a clean run."""
 import pytest
 
 from kpis.models import KpiRun
-from tests.faults.conftest import wait_until
 from tests.faults.scenario import Checkpoint, build_scenario, clean_outcome, outcome
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -15,17 +14,15 @@ def test_a_run_whose_worker_is_killed_is_finished_by_a_new_worker_as_a_clean_run
     scenario = build_scenario()
     checkpoint = Checkpoint()
     this_month = scenario["today"].replace(day=1)
-    # Given a worker stopped halfway through the nightly run: inside the shard of this year's months,
-    # after it deleted their old rows and before it wrote the new ones
+    # Given a worker stopped halfway through the nightly run: inside the shard of this year, after it
+    # deleted the year's old rows and before it wrote this month's company row
     gate.install(
         table="kpis_kpivalue",
         when=gate.company_row("month", this_month),
     )
     gate.close()
     cluster.send("kpis.tasks.nightly_run")
-    wait_until(
-        gate.waiting, seconds=60, what="a shard to reach the gate", tick=cluster.beat, log=cluster.logs
-    )
+    cluster.wait_at(gate)
 
     # When the worker and its pool are killed with SIGKILL, and a new worker starts
     cluster.kill(first)
