@@ -58,6 +58,12 @@ def add_arguments(parser) -> None:
         "--load-seconds", type=int, default=60, help="measured browsing time, once every user has started"
     )
     group.add_argument(
+        "--load-settle-seconds",
+        type=int,
+        default=5,
+        help="pause between the last login and the measured browsing, for the logins' queue to drain",
+    )
+    group.add_argument(
         "--load-workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="gunicorn worker processes"
     )
     group.add_argument(
@@ -304,11 +310,20 @@ def report(rows: list[dict]) -> str:
 
 
 def _locust(
-    host: str, users_file: Path, *, users: int, rate: int, seconds: int, prefix: Path, server_pid: int
+    host: str,
+    users_file: Path,
+    *,
+    users: int,
+    rate: int,
+    seconds: int,
+    prefix: Path,
+    server_pid: int,
+    settle: int = 0,
 ) -> None:
-    """Runs locust headless: `users` start at `rate` per second and log in; from the moment the last
-    one is in, they browse for `seconds` and locust stops (see the locustfile; -t only bounds a run
-    whose logins hang). Its exit code is 1 when a request failed: the CSV statistics count them."""
+    """Runs locust headless: `users` start at `rate` per second and log in; `settle` seconds after the
+    last one is in, they browse for `seconds` while measured, and locust stops (see the locustfile;
+    -t only bounds a run whose logins hang). Its exit code is 1 when a request failed: the CSV
+    statistics count them."""
     from django.conf import settings
 
     subprocess.run(
@@ -317,6 +332,7 @@ def _locust(
          "--host", host, "--csv", str(prefix), "--stop-timeout", "10", "--loglevel", "WARNING"],
         cwd=ROOT, timeout=3600,
         env={**os.environ, "LOAD_USERS_FILE": str(users_file), "LOAD_SECONDS": str(seconds),
+             "LOAD_SETTLE_SECONDS": str(settle),
              "LOAD_RESULT_FILE": f"{prefix}_result.json", "LOAD_SERVER_PID": str(server_pid),
              "LOAD_DATABASE": settings.DATABASES["default"]["NAME"]},
     )  # fmt: skip
@@ -394,6 +410,10 @@ def run(results: dict, args) -> None:
     out.mkdir(exist_ok=True)
     users = out / "users.json"
     users_file(users)
+    # As autovacuum keeps a production database (this server may run with it off): the visibility map
+    # lets counts read indexes alone, and the planner's statistics cover the new rows.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE)")
     if args.load_profile:
         profile(json.loads(users.read_text()))
         return
@@ -424,7 +444,7 @@ def run(results: dict, args) -> None:
         )
         _locust(
             host, users, users=args.load_users, rate=args.load_spawn_rate, seconds=args.load_seconds,
-            prefix=prefix, server_pid=server.pid,
+            prefix=prefix, server_pid=server.pid, settle=args.load_settle_seconds,
         )  # fmt: skip
     finally:
         server.terminate()

@@ -31,13 +31,18 @@ DEAL_LINK = re.compile(r'href="/deals/(\d+)/"')
 GOAL_LINK = re.compile(r'href="/goals/(\d+)/"')
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 _seeds = itertools.count(1)
-# Each user logs in once as it starts. When the last one has logged in, the statistics are reset and
-# the users browse for LOAD_SECONDS, then locust stops: the figures cover browsing only, with every
-# user in. The logins, and the CPU time the server used while the users browsed, are written to
-# LOAD_RESULT_FILE at the end.
+# Each user logs in once as it starts. LOAD_SETTLE_SECONDS after the last one has logged in, the
+# statistics are reset and the users browse for LOAD_SECONDS, then locust stops: the figures cover
+# browsing only, with every user in. (Pages asked for while the last logins hashed their passwords
+# wait behind them for a second or two; the settling time keeps that queue out of the figures.) The
+# logins, and the CPU time the server used while the users browsed, are written to LOAD_RESULT_FILE
+# at the end.
 LOGINS: list[dict] = []
 WINDOW: dict[str, float] = {}
 _logged_in = itertools.count(1)
+# LOAD_TRACE_FILE: every measured request as "seconds since the window opened,page,ms", to see when
+# slow requests happen (all at once: the machine; one page: that page).
+TRACE = open(os.environ["LOAD_TRACE_FILE"], "w") if os.environ.get("LOAD_TRACE_FILE") else None  # noqa: SIM115
 
 
 def server_cpu_seconds() -> float:
@@ -69,10 +74,14 @@ def _measure_from_now(environment) -> None:
 def _record_login(name: str, response_time: float, exception=None, **kwargs) -> None:
     if name == "log in":
         LOGINS.append({"ms": response_time, "ok": exception is None})
+    if TRACE is not None and WINDOW:
+        TRACE.write(f"{time.monotonic() - WINDOW['started']:.3f},{name},{response_time:.1f}\n")
 
 
 @events.quitting.add_listener
 def _write_result(**kwargs) -> None:
+    if TRACE is not None:
+        TRACE.close()
     result = {"logins": LOGINS}
     if WINDOW:
         result["seconds"] = time.monotonic() - WINDOW["started"]
@@ -100,7 +109,9 @@ class Browser(HttpUser):
         self.client.headers.update(HEADERS)
         self.log_in()
         if next(_logged_in) == self.environment.runner.target_user_count:
-            _measure_from_now(self.environment)
+            gevent.spawn_later(
+                float(os.environ.get("LOAD_SETTLE_SECONDS", "5")), _measure_from_now, self.environment
+            )
 
     def log_in(self) -> None:
         form = self.client.get("/accounts/login/", name="login form")

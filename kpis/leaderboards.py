@@ -34,15 +34,18 @@ class Metric:
     unit: str
     # The activity a ratio needs before it ranks: "closed" deals, "won" deals or "goals".
     activity: str = ""
+    # The stored KPI parts its value and activity read: a company board reads these columns of a row
+    # per rep, not all of them.
+    parts: tuple[str, ...] = ()
 
 
 METRICS: list[Metric] = [
-    Metric("revenue", _("Revenue"), "money"),
-    Metric("gross_margin", _("Gross margin"), "money"),
-    Metric("conversion_ratio", _("Conversion ratio"), "percent", "closed"),
-    Metric("deals_won", _("Deals won"), "count"),
-    Metric("new_customers", _("New customers"), "count"),
-    Metric("average_order_value", _("Average order value"), "money", "won"),
+    Metric("revenue", _("Revenue"), "money", parts=("revenue",)),
+    Metric("gross_margin", _("Gross margin"), "money", parts=("revenue", "cost")),
+    Metric("conversion_ratio", _("Conversion ratio"), "percent", "closed", ("won_count", "lost_count")),
+    Metric("deals_won", _("Deals won"), "count", parts=("won_count",)),
+    Metric("new_customers", _("New customers"), "count", parts=("new_customers",)),
+    Metric("average_order_value", _("Average order value"), "money", "won", ("revenue", "won_count")),
     Metric(GOAL_ATTAINMENT, _("Goal attainment"), "percent", "goals"),
 ]
 METRIC_BY_SLUG = {m.slug: m for m in METRICS}
@@ -168,13 +171,14 @@ def _activity(metric: Metric, parts: Parts) -> int:
 
 
 def _stored_parts(
-    scope_type: str, ids: list[int], period_type: str, start: datetime.date
+    scope_type: str, ids: list[int], period_type: str, start: datetime.date, fields: tuple[str, ...]
 ) -> dict[int, Parts]:
+    """The stored `fields` of each scope's row (the other parts keep their defaults)."""
     rows = KpiValue.objects.filter(
         scope_type=scope_type, period_type=period_type, period_start=start, scope_id__in=ids
-    ).values_list("scope_id", *Parts.field_names())
+    ).values_list("scope_id", *fields)
     # Tuples, not model instances: a company board reads a row per rep.
-    return {scope_id: Parts(*values) for scope_id, *values in rows}
+    return {scope_id: Parts(**dict(zip(fields, values, strict=True))) for scope_id, *values in rows}
 
 
 def _computed_parts(
@@ -262,7 +266,7 @@ def rank_board(
         if period_type is None or narrow is not None:
             parts = _computed_parts(scope_type, period_type, start, end, narrow)
         else:
-            parts = _stored_parts(scope_type, ids, period_type, start)
+            parts = _stored_parts(scope_type, ids, period_type, start, metric.parts)
         empty = engine.empty_parts(scope_type)
         for pk in ids:
             p = parts.get(pk) or empty

@@ -267,6 +267,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=0, hour=8),  # 08:00 every day: goals waiting more than two days
     },
 }
+# Long lists (an admin's deals) count at most this many rows for their pager; past it they say "more than".
+LIST_COUNT_CAP = 10_000
 # Apps that add their own demo data after `manage.py seed_demo` built the core data, in this order;
 # each is called as seed(reset=...).
 DEMO_SEEDERS: list[str] = ["goals.demo.seed", "incentives.demo.seed"]

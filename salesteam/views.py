@@ -29,6 +29,7 @@ from salesteam.i18n import remember_language
 from salesteam.importing import services as importing
 from salesteam.importing.mapping import DEAL_COLUMNS, PEOPLE_COLUMNS
 from salesteam.models import ImportJob, Stage
+from salesteam.paging import CappedPaginator
 
 PAGE_SIZE = 25
 
@@ -58,7 +59,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
 def deal_list(request: HttpRequest) -> HttpResponse:
     deals = selectors.deal_list(user=request.user, brief=True)
     deal_filter = DealFilter(request.GET, queryset=deals, user=request.user)
-    page = Paginator(deal_filter.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(deal_filter.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -233,3 +233,30 @@ def test_the_page_shows_fifty_places_at_a_time_and_pins_the_viewers_own_place(
     assert [e.name for e in second.context["page"].object_list] == ["Rep 4", "Rep 5", "Rep 6"]
     assert second.context["my_entry"] is None  # already on the page
     assert "metric=revenue&amp;page=3" in second.text
+
+
+@pytest.mark.parametrize(
+    "metric", [m for m in leaderboards.METRICS if m.slug != leaderboards.GOAL_ATTAINMENT]
+)
+def test_a_board_reads_every_part_its_metric_needs(metric):
+    """Boards read only `Metric.parts` of each stored row: the value and the activity computed from
+    those columns alone must equal those computed from the whole row."""
+    import random
+
+    from kpis.definitions import Parts
+
+    rng = random.Random(metric.slug)
+    for _ in range(200):
+        whole = Parts(
+            **{
+                name: (
+                    Decimal(rng.randint(0, 10**7)) / 100
+                    if isinstance(default, Decimal) or name == "campaign_cost"
+                    else rng.randint(0, 50)
+                )
+                for name, default in vars(Parts()).items()
+            }
+        )
+        narrow = Parts(**{name: getattr(whole, name) for name in metric.parts})
+        assert leaderboards._value(metric, narrow) == leaderboards._value(metric, whole)
+        assert leaderboards._activity(metric, narrow) == leaderboards._activity(metric, whole)
