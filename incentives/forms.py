@@ -6,7 +6,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from incentives.models import KUDOS_MAX_LENGTH, KudosReaction
-from salesteam.forms import LongSelect
+from salesteam.forms import LongSelect, PlainChoices
 from salesteam.models import User
 from salesteam.selectors import display_names
 
@@ -33,7 +33,7 @@ class KudosForm(forms.Form):
             "max": KUDOS_MAX_LENGTH
         }
         names = display_names(recipients) if recipients is not None else {}
-        self.fields["recipient"].choices = [("", "—"), *names.items()]
+        self.fields["recipient"].choices = PlainChoices([("", "—"), *names.items()])
         if teams:
             self.fields["team"].choices = [("", "—"), *((t.pk, t.name) for t in teams)]
         else:

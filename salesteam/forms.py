@@ -1,6 +1,10 @@
+import html
+
 from django import forms
 from django.conf import settings
-from django.utils.html import conditional_escape
+from django.core.exceptions import ValidationError
+from django.urls import reverse_lazy
+from django.utils.choices import BaseChoiceIterator
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
@@ -22,35 +26,62 @@ from salesteam.services import CreditInput
 def _html_attrs(attrs: dict) -> str:
     """Attributes as Django's widgets/attrs.html writes them: True bare, False left out, escaped."""
     return "".join(
-        f" {conditional_escape(name)}"
-        if value is True
-        else f' {conditional_escape(name)}="{conditional_escape(value)}"'
+        f" {_text(name)}" if value is True else f' {_text(name)}="{_text(value)}"'
         for name, value in attrs.items()
         if value is not False
     )
 
 
+def _text(value) -> str:
+    """`value` escaped for HTML as Django's conditional_escape does it, at a fraction of the cost."""
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html.escape(str(value))
+
+
 class LongSelect(forms.Select):
-    """A select with the same markup as Django's, written in Python: Django renders a template per
-    option, which costs tens of milliseconds for the thousands of people of a company."""
+    """A select with the same markup as Django's, written in Python: Django builds a dict and renders
+    a template per option, which costs tens of milliseconds for the thousands of people of a company."""
 
     def render(self, name, value, attrs=None, renderer=None):
-        widget = self.get_context(name, value, attrs)["widget"]
-        html = [f'<select name="{conditional_escape(widget["name"])}"{_html_attrs(widget["attrs"])}>']
-        for group_name, options, _index in widget["optgroups"]:
-            if group_name:
-                html.append(f'\n  <optgroup label="{conditional_escape(group_name)}">')
+        attrs = self.build_attrs(self.attrs, attrs)
+        if self.allow_multiple_selected:
+            attrs["multiple"] = True
+        selected = set(self.format_value(value))
+        html_parts = [f'<select name="{_text(name)}"{_html_attrs(attrs)}>']
+
+        def option(option_value, label) -> str:
+            key = "" if option_value is None else str(option_value)
+            chosen = key in selected and (self.allow_multiple_selected or not found)
+            if chosen:
+                found.append(key)
             # Each option ends a line, as Django's option template does.
-            html.extend(
-                f'\n  <option value="{conditional_escape(str(option["value"]))}"'
-                f"{_html_attrs(option['attrs'])}>{conditional_escape(option['label'])}</option>\n"
-                for option in options
+            return (
+                f'\n  <option value="{_text(key)}"{" selected" if chosen else ""}>{_text(label)}</option>\n'
             )
-            if group_name:
-                html.append("\n  </optgroup>")
-        html.append("\n</select>")
+
+        found: list[str] = []
+        for group_value, group_label in self.choices:
+            if isinstance(group_label, list | tuple):  # an optgroup, as Django writes it
+                html_parts.append(f'\n  <optgroup label="{_text(group_value)}">' if group_value else "")
+                html_parts.extend(option(v, label) for v, label in group_label)
+                html_parts.append("\n  </optgroup>" if group_value else "")
+            else:
+                html_parts.append(option(group_value, group_label))
+        html_parts.append("\n</select>")
         # Every value and label above is escaped.
-        return SafeString("".join(html))
+        return SafeString("".join(html_parts))
+
+
+class PlainChoices(BaseChoiceIterator):
+    """(value, label) pairs a ChoiceField takes as they are: Django otherwise inspects every pair when
+    the choices are set (12 ms for the 2,200 people of a kudos form's recipient list)."""
+
+    def __init__(self, pairs: list[tuple]) -> None:
+        self.pairs = pairs
+
+    def __iter__(self):
+        return iter(self.pairs)
 
 
 class DateInput(forms.DateInput):
@@ -60,12 +91,80 @@ class DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d", **kwargs)
 
 
+class SearchInput(forms.TextInput):
+    """A text input with suggestions: as the user types, static/js/app.js fills the <datalist> after it
+    from `search_url` (an API list with ?search=), values from `value_field`, labels from
+    `label_fields`. Without JavaScript it is a plain text input."""
+
+    def __init__(self, *, search_url: str, value_field: str, label_fields: tuple[str, ...], attrs=None):
+        super().__init__(attrs={"autocomplete": "off", **(attrs or {})})
+        self.search_url, self.value_field, self.label_fields = search_url, value_field, label_fields
+
+    def render(self, name, value, attrs=None, renderer=None):
+        options = f"{(attrs or {}).get('id') or name}-options"
+        attrs = {
+            **(attrs or {}),
+            "list": options,
+            "data-search-url": str(self.search_url),
+            "data-value-field": self.value_field,
+            "data-label-fields": " ".join(self.label_fields),
+        }
+        return SafeString(
+            f'{super().render(name, value, attrs, renderer)}<datalist id="{_text(options)}"></datalist>'
+        )
+
+
+class CustomerField(forms.ModelChoiceField):
+    """A customer typed by its id (external id) or its exact name, with suggestions from the customers
+    API: a company has too many customers for a select (200,000 made the deal form 10 MB)."""
+
+    default_error_messages = {
+        "invalid_choice": _(
+            "No customer has this id or name: type a few letters and pick one from the list."
+        ),
+        "ambiguous": _("%(count)s customers are called “%(name)s”: pick one by its id."),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            queryset=Customer.objects.all(),
+            to_field_name="external_id",
+            widget=SearchInput(
+                search_url=reverse_lazy("customer-list"),
+                value_field="external_id",
+                label_fields=("name", "segment"),
+            ),
+            help_text=_("Its id or name; type a few letters for suggestions."),
+            **kwargs,
+        )
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        value = str(value).strip()
+        found = self.queryset.filter(external_id=value).first()
+        if found is None:
+            named = list(self.queryset.filter(name__iexact=value)[:2])
+            if len(named) > 1:
+                count = self.queryset.filter(name__iexact=value).count()
+                raise ValidationError(
+                    self.error_messages["ambiguous"], code="ambiguous", params={"count": count, "name": value}
+                )
+            found = named[0] if named else None
+        if found is None:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return found
+
+    def validate(self, value):
+        forms.Field.validate(self, value)
+
+
 class DealForm(forms.Form):
     """Input of a deal. Validation of the deal itself happens in `services.prepare_deal`."""
 
     title = forms.CharField(label=_("Title"), max_length=200, required=False)
-    rep = forms.ModelChoiceField(label=_("Rep"), queryset=User.objects.none())
-    customer = forms.ModelChoiceField(label=_("Customer"), queryset=Customer.objects.all())
+    rep = forms.ModelChoiceField(label=_("Rep"), queryset=User.objects.none(), widget=LongSelect)
+    customer = CustomerField(label=_("Customer"))
     stage = forms.ChoiceField(label=_("Stage"), choices=Stage.choices, initial=Stage.LEAD)
     amount_original = forms.DecimalField(label=_("Amount"), max_digits=14, decimal_places=2, min_value=0)
     cost_original = forms.DecimalField(

@@ -54,7 +54,11 @@ def test_a_won_deal_logged_on_a_phone_shows_in_kpi_goal_and_rank_after_the_night
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Deals").click()
     page.get_by_role("link", name="New deal").first.click()
     page.get_by_label("Title").fill("Fleet renewal Garage Peeters")
-    page.get_by_label("Customer").select_option(label="Garage Peeters")
+    # The customer field suggests customers from the API as she types; she takes the suggestion.
+    page.get_by_label("Customer").press_sequentially("garage")
+    suggestion = page.locator("#id_customer-options option")
+    expect(suggestion).to_have_attribute("label", "Garage Peeters · New vehicles")
+    page.get_by_label("Customer").fill(suggestion.get_attribute("value"))
     page.get_by_label("Stage").select_option(label="Won")
     page.get_by_label("Amount").fill("12500")
     page.get_by_label("Created on").fill((today() - datetime.timedelta(days=14)).isoformat())

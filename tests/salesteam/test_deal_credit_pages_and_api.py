@@ -21,7 +21,7 @@ def bob(team):
 def form_data(rep, lines, *, initial=0, **overrides):
     data = {
         "rep": rep.pk,
-        "customer": CustomerFactory().pk,
+        "customer": CustomerFactory().external_id,
         "stage": "won",
         "amount_original": "10000.00",
         "cost_original": "4000.00",
@@ -87,7 +87,9 @@ def test_removing_a_line_on_the_form_changes_the_split(client, manager, rep, bob
     DealCreditFactory(deal=deal, rep=rep, share=Decimal("60"))
     DealCreditFactory(deal=deal, rep=bob, share=Decimal("40"))
     client.force_login(manager)
-    data = form_data(rep, [(rep, "100"), (bob, "40", "delete")], initial=2, customer=deal.customer.pk)
+    data = form_data(
+        rep, [(rep, "100"), (bob, "40", "delete")], initial=2, customer=deal.customer.external_id
+    )
     response = client.post(reverse("deal_update", args=[deal.pk]), data)
     assert response.status_code == 302
     assert shares(deal) == {}  # the deal's own rep with 100 % is no split
@@ -103,7 +105,7 @@ def test_a_rep_sees_the_split_their_manager_made_and_keeps_it_when_editing(clien
     assert page.context["credits"] is None  # no editor: a rep credits nobody but themselves
     assert "Bob Baker" in page.content.decode()
 
-    data = form_data(rep, [], customer=deal.customer.pk, title="Renamed")
+    data = form_data(rep, [], customer=deal.customer.external_id, title="Renamed")
     assert client.post(reverse("deal_update", args=[deal.pk]), data).status_code == 302
     assert Deal.objects.get(pk=deal.pk).title == "Renamed"
     assert shares(deal) == {"rep": Decimal("60.00"), "bob": Decimal("40.00")}
@@ -123,7 +125,7 @@ def test_a_share_of_another_teams_rep_is_shown_but_cannot_be_changed_on_the_form
     assert "DELETE" not in locked[0].fields
 
     # What is sent for the locked line is ignored: it keeps its rep and share.
-    data = form_data(rep, [(rep, "60"), (rep, "1")], initial=2, customer=deal.customer.pk)
+    data = form_data(rep, [(rep, "60"), (rep, "1")], initial=2, customer=deal.customer.external_id)
     assert client.post(reverse("deal_update", args=[deal.pk]), data).status_code == 302
     assert shares(deal) == {"rep": Decimal("60.00"), "other_rep": Decimal("40.00")}
 

@@ -32,3 +32,37 @@ def test_a_form_field_with_it_renders_escaped_and_selected():
     assert '<option value="1" selected>Anna &lt;Admin&gt; &amp; Co</option>' in html
     assert '<optgroup label="North">' in html
     assert html.startswith('<select name="who" id="id_who">')
+
+
+@pytest.mark.parametrize("value", [None, [], ["2"], [2, "4"]])
+def test_a_multiple_select_renders_what_djangos_renders(value):
+    expected = forms.SelectMultiple(choices=CHOICES).render("who", value)
+    widget = type("LongSelectMultiple", (LongSelect,), {"allow_multiple_selected": True})(choices=CHOICES)
+    assert widget.render("who", value) == expected
+
+
+def test_lazy_and_safe_labels_render_as_django_renders_them():
+    from django.utils.safestring import mark_safe
+    from django.utils.translation import gettext_lazy
+
+    choices = [("", gettext_lazy("Rep")), (1, mark_safe("<b>Bold</b>")), (0, "Zero & one")]
+    for value in (None, 0, "0", 1):
+        expected = forms.Select(choices=choices).render("who", value)
+        assert LongSelect(choices=choices).render("who", value) == expected
+
+
+def test_plain_choices_validate_like_a_list():
+    from salesteam.forms import PlainChoices
+
+    class Form(forms.Form):
+        who = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, widget=LongSelect)
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fields["who"].choices = PlainChoices([("", "—"), (1, "Anna"), (2, "Ben")])
+
+    valid = Form({"who": "2"})
+    assert valid.is_valid() and valid.cleaned_data["who"] == 2
+    invalid = Form({"who": "3"})
+    assert not invalid.is_valid() and "who" in invalid.errors
+    assert '<option value="1">Anna</option>' in str(Form()["who"])

@@ -45,3 +45,33 @@ document.querySelectorAll("[data-progress-url]").forEach((el) => {
   };
   setTimeout(tick, 1000);
 });
+
+// A search input (data-search-url) suggests matches as the user types: the API's ?search= results
+// fill the <datalist> the input points to, each option's value from data-value-field and its label
+// from data-label-fields.
+document.querySelectorAll("input[data-search-url]").forEach((input) => {
+  const list = document.getElementById(input.getAttribute("list"));
+  const labels = (input.dataset.labelFields || "").split(" ").filter(Boolean);
+  let timer;
+  let asked = "";
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const term = input.value.trim();
+    if (term.length < 2 || term === asked) return;
+    timer = setTimeout(async () => {
+      asked = term;
+      const url = `${input.dataset.searchUrl}?search=${encodeURIComponent(term)}`;
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      if (!response.ok || input.value.trim() !== term) return;
+      const data = await response.json();
+      list.replaceChildren(
+        ...data.results.map((item) => {
+          const option = document.createElement("option");
+          option.value = item[input.dataset.valueField];
+          option.label = labels.map((field) => item[field]).filter(Boolean).join(" · ");
+          return option;
+        }),
+      );
+    }, 250);
+  });
+});
