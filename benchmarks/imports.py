@@ -7,6 +7,8 @@ unless `--import-memory-rows` says otherwise; 0 skips it) measures the import's 
 
 Figures: import_rows_per_s, copy_rows_per_s, import_vs_copy_ratio, import_peak_rss_mb, import_cpu_s
 (CPU seconds of the import process, i.e. the Python side without the database's own work),
+import_db_floor_rows_per_s (the imported deals and history rows loaded again with COPY alone, in the
+import's batches: the database's share of an import, which no Python can beat),
 import_memory_rows, import_memory_peak_rss_mb, import_memory_rows_per_s.
 Needs DATABASE_URL pointing at a PostgreSQL database (e.g. postgres://postgres@127.0.0.1/salesteam_bench).
 """
@@ -21,6 +23,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from django.db import transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = "bench"
@@ -152,6 +156,39 @@ def copy_baseline(path: Path) -> float:
     return seconds
 
 
+def database_floor() -> float:
+    """Rows a second PostgreSQL takes for the deals the import just wrote, with no Python work at all.
+
+    The imported deals and their history rows are read back, deleted and loaded again with COPY, in
+    batches of IMPORT_BATCH_SIZE, each in its own transaction with `synchronous_commit = off`, as the
+    import writes them: the indexes, constraints and foreign-key checks every imported deal costs."""
+    from django.conf import settings
+    from django.db import connection
+
+    tables = ("salesteam_deal", "salesteam_historicaldeal")
+    where = f"WHERE source = '{SOURCE}'"
+    with connection.cursor() as cursor:
+        rows = {}
+        for table in tables:
+            # COPY TO hands over one row per block.
+            with cursor.cursor.copy(f"COPY (SELECT * FROM {table} {where}) TO STDOUT") as copy:
+                rows[table] = [bytes(row) for row in copy]
+        cursor.execute(f"DELETE FROM salesteam_historicaldeal {where}")
+        cursor.execute(f"DELETE FROM salesteam_deal {where}")
+        for table in tables:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    size = settings.IMPORT_BATCH_SIZE
+    count = len(rows["salesteam_deal"])
+    started = time.perf_counter()
+    for first in range(0, count, size):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            for table in tables:
+                with cursor.cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                    copy.write(b"".join(rows[table][first : first + size]))
+    return count / (time.perf_counter() - started)
+
+
 def run(results: dict, args) -> None:
     from django.conf import settings
 
@@ -173,6 +210,7 @@ def run(results: dict, args) -> None:
     results["import_rows_per_s"] = round(rows / seconds)
     results["import_peak_rss_mb"] = round(peak_mb, 1)
     results["import_cpu_s"] = round(cpu_seconds, 1)
+    results["import_db_floor_rows_per_s"] = round(database_floor())
     copy_seconds = copy_baseline(path)
     results["copy_rows_per_s"] = round(rows / copy_seconds)
     results["import_vs_copy_ratio"] = round(results["import_rows_per_s"] / results["copy_rows_per_s"], 3)

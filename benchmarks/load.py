@@ -318,7 +318,7 @@ def _locust(
     seconds: int,
     prefix: Path,
     server_pid: int,
-    settle: int = 0,
+    settle: int,
 ) -> None:
     """Runs locust headless: `users` start at `rate` per second and log in; `settle` seconds after the
     last one is in, they browse for `seconds` while measured, and locust stops (see the locustfile;
@@ -436,7 +436,9 @@ def run(results: dict, args) -> None:
         for old in [*out.glob("*.csv"), *out.glob("*_result.json")]:
             old.unlink()
         # A short run first, not measured: each worker's first requests load templates and code.
-        _locust(host, users, users=10, rate=10, seconds=20, prefix=out / "warmup", server_pid=server.pid)
+        _locust(
+            host, users, users=10, rate=10, seconds=20, prefix=out / "warmup", server_pid=server.pid, settle=0
+        )
         print(
             f"locust: {args.load_users} users, {args.load_spawn_rate}/s, {args.load_seconds} s measured"
             f" against {host} ({args.load_workers} gunicorn workers)",

@@ -42,7 +42,11 @@ WINDOW: dict[str, float] = {}
 _logged_in = itertools.count(1)
 # LOAD_TRACE_FILE: every measured request as "seconds since the window opened,page,ms", to see when
 # slow requests happen (all at once: the machine; one page: that page).
-TRACE = open(os.environ["LOAD_TRACE_FILE"], "w") if os.environ.get("LOAD_TRACE_FILE") else None  # noqa: SIM115
+TRACE = (
+    open(os.environ["LOAD_TRACE_FILE"], "w", encoding="utf-8")  # noqa: SIM115 (closed when locust quits)
+    if os.environ.get("LOAD_TRACE_FILE")
+    else None
+)
 
 
 def server_cpu_seconds() -> float:

@@ -3,8 +3,10 @@ import html
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.urls import reverse_lazy
 from django.utils.choices import BaseChoiceIterator
+from django.utils.formats import localize
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
@@ -39,6 +41,11 @@ def _text(value) -> str:
     return html.escape(str(value))
 
 
+def _label(value) -> str:
+    """A label as a template writes it: numbers and dates in the active locale's format, escaped."""
+    return _text(value if isinstance(value, str) else localize(value))
+
+
 class LongSelect(forms.Select):
     """A select with the same markup as Django's, written in Python: Django builds a dict and renders
     a template per option, which costs tens of milliseconds for the thousands of people of a company."""
@@ -47,27 +54,27 @@ class LongSelect(forms.Select):
         attrs = self.build_attrs(self.attrs, attrs)
         if self.allow_multiple_selected:
             attrs["multiple"] = True
-        selected = set(self.format_value(value))
-        html_parts = [f'<select name="{_text(name)}"{_html_attrs(attrs)}>']
+        wanted = set(self.format_value(value))
+        any_selected = False
 
-        def option(option_value, label) -> str:
-            key = "" if option_value is None else str(option_value)
-            chosen = key in selected and (self.allow_multiple_selected or not found)
-            if chosen:
-                found.append(key)
+        def option(key: str, label) -> str:
+            nonlocal any_selected
+            selected = key in wanted and (self.allow_multiple_selected or not any_selected)
+            any_selected |= selected
             # Each option ends a line, as Django's option template does.
-            return (
-                f'\n  <option value="{_text(key)}"{" selected" if chosen else ""}>{_text(label)}</option>\n'
-            )
+            chosen = " selected" if selected else ""
+            return f'\n  <option value="{_text(key)}"{chosen}>{_label(label)}</option>\n'
 
-        found: list[str] = []
-        for group_value, group_label in self.choices:
-            if isinstance(group_label, list | tuple):  # an optgroup, as Django writes it
-                html_parts.append(f'\n  <optgroup label="{_text(group_value)}">' if group_value else "")
-                html_parts.extend(option(v, label) for v, label in group_label)
-                html_parts.append("\n  </optgroup>" if group_value else "")
+        html_parts = [f'<select name="{_text(name)}"{_html_attrs(attrs)}>']
+        for choice_value, choice_label in self.choices:
+            if not isinstance(choice_label, list | tuple):
+                html_parts.append(option("" if choice_value is None else str(choice_value), choice_label))
+            elif choice_value:  # an optgroup; Django writes the options of an unnamed one bare
+                html_parts.append(f'\n  <optgroup label="{_label(choice_value)}">')
+                html_parts.extend(option(str(v), label) for v, label in choice_label)
+                html_parts.append("\n  </optgroup>")
             else:
-                html_parts.append(option(group_value, group_label))
+                html_parts.extend(option(str(v), label) for v, label in choice_label)
         html_parts.append("\n</select>")
         # Every value and label above is escaped.
         return SafeString("".join(html_parts))
@@ -122,7 +129,7 @@ class CustomerField(forms.ModelChoiceField):
         "invalid_choice": _(
             "No customer has this id or name: type a few letters and pick one from the list."
         ),
-        "ambiguous": _("%(count)s customers are called “%(name)s”: pick one by its id."),
+        "ambiguous": _("%(count)s customers go by “%(name)s”: pick one by its id."),
     }
 
     def __init__(self, **kwargs):
@@ -139,24 +146,34 @@ class CustomerField(forms.ModelChoiceField):
         )
 
     def to_python(self, value):
+        if isinstance(value, Customer):
+            return value
+        value = str(value).strip() if value is not None else ""
         if value in self.empty_values:
             return None
-        value = str(value).strip()
-        found = self.queryset.filter(external_id=value).first()
-        if found is None:
-            named = list(self.queryset.filter(name__iexact=value)[:2])
-            if len(named) > 1:
-                count = self.queryset.filter(name__iexact=value).count()
-                raise ValidationError(
-                    self.error_messages["ambiguous"], code="ambiguous", params={"count": count, "name": value}
-                )
-            found = named[0] if named else None
-        if found is None:
+        exact = self.queryset.filter(external_id=value).first()
+        if exact is not None:
+            return exact
+        # Typed by hand: the id in another case, or the name; both must point at one customer.
+        found = list(self.queryset.filter(Q(external_id__iexact=value) | Q(name__iexact=value))[:2])
+        if len(found) > 1:
+            count = self.queryset.filter(Q(external_id__iexact=value) | Q(name__iexact=value)).count()
+            raise ValidationError(
+                self.error_messages["ambiguous"], code="ambiguous", params={"count": count, "name": value}
+            )
+        if not found:
             raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
-        return found
+        return found[0]
 
-    def validate(self, value):
-        forms.Field.validate(self, value)
+    def has_changed(self, initial, data) -> bool:
+        if self.disabled:
+            return False
+        try:
+            customer = self.to_python(data)
+        except ValidationError:
+            return True
+        initial_id = initial.pk if isinstance(initial, Customer) else initial
+        return (customer.pk if customer else None) != initial_id
 
 
 class DealForm(forms.Form):
@@ -187,6 +204,11 @@ class DealForm(forms.Form):
         self.fields["rep"].queryset = selectors.rep_choices(user=user)
         if not (user.is_admin or user.is_manager):
             self.fields["rep"].initial = user.pk
+        if isinstance(customer := self.initial.get("customer"), Customer):
+            # The field shows the customer's id; say whose it is.
+            self.fields["customer"].help_text = _(
+                "Now %(name)s. Its id or name; type a few letters for suggestions."
+            ) % {"name": customer.name}
 
     @classmethod
     def initial_for(cls, deal: Deal) -> dict:

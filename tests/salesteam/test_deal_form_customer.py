@@ -33,7 +33,7 @@ def test_the_form_lists_no_customers_and_points_the_field_at_the_search_api(clie
     assert 'list="id_customer-options"' in field and '<datalist id="id_customer-options">' in field
 
 
-@pytest.mark.parametrize("typed", ["C-TEST-1", "  C-TEST-1 ", "garage peeters", "Garage Peeters"])
+@pytest.mark.parametrize("typed", ["C-TEST-1", "  C-TEST-1 ", "c-test-1", "garage peeters", "Garage Peeters"])
 def test_a_customer_is_found_by_its_id_or_its_exact_name(client, rep, typed):
     garage = CustomerFactory(external_id="C-TEST-1", name="Garage Peeters")
     client.force_login(rep)
@@ -48,9 +48,7 @@ def test_a_name_two_customers_share_asks_for_the_id(client, rep):
     client.force_login(rep)
     response = client.post(reverse("deal_create"), form_data(rep, "acme"))
     assert response.status_code == 200
-    assert response.context["form"].errors["customer"] == [
-        "2 customers are called “acme”: pick one by its id."
-    ]
+    assert response.context["form"].errors["customer"] == ["2 customers go by “acme”: pick one by its id."]
     assert not Deal.objects.exists()
 
 
@@ -69,6 +67,18 @@ def test_the_edit_form_shows_the_customer_by_id(client, rep):
     client.force_login(rep)
     html = client.get(reverse("deal_update", args=[deal.pk])).text
     assert 'name="customer" value="C-77"' in html
+    assert "Now Bakkerij Claes." in html  # whose id it is
+
+
+def test_the_field_knows_when_the_customer_did_not_change():
+    from salesteam.forms import CustomerField
+
+    garage = CustomerFactory(external_id="C-1", name="Garage Peeters")
+    field = CustomerField()
+    assert not field.has_changed(garage, " c-1 ") and not field.has_changed(garage, "garage peeters")
+    assert field.has_changed(garage, CustomerFactory(external_id="C-2").external_id)
+    assert field.has_changed(garage, "nobody")
+    assert field.clean(garage) == garage  # an initial instance, as a disabled field cleans it
 
 
 def test_the_search_api_answers_what_the_suggestions_read(client, rep):

@@ -66,3 +66,24 @@ def test_plain_choices_validate_like_a_list():
     invalid = Form({"who": "3"})
     assert not invalid.is_valid() and "who" in invalid.errors
     assert '<option value="1">Anna</option>' in str(Form()["who"])
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+@pytest.mark.parametrize("value", [None, "", 1000, "None", [2024]])
+def test_numbers_dates_and_none_render_as_django_renders_them(language, value):
+    import datetime
+    from decimal import Decimal
+
+    from django.utils import translation
+
+    choices = [
+        (None, "nobody"),
+        (1000, 1000),
+        (2, Decimal("1234.5")),
+        (3, datetime.date(2024, 3, 1)),
+        (2024, [(None, "none in a group"), (5, 12345)]),
+        ("", [(6, "unnamed group")]),
+    ]
+    with translation.override(language):
+        expected = forms.Select(choices=choices).render("who", value)
+        assert LongSelect(choices=choices).render("who", value) == expected

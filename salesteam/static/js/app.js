@@ -53,25 +53,35 @@ document.querySelectorAll("input[data-search-url]").forEach((input) => {
   const list = document.getElementById(input.getAttribute("list"));
   const labels = (input.dataset.labelFields || "").split(" ").filter(Boolean);
   let timer;
-  let asked = "";
+  let shown = "";
   input.addEventListener("input", () => {
     clearTimeout(timer);
     const term = input.value.trim();
-    if (term.length < 2 || term === asked) return;
+    if (term.length < 2) {
+      list.replaceChildren();
+      shown = "";
+      return;
+    }
+    if (term === shown) return;
     timer = setTimeout(async () => {
-      asked = term;
-      const url = `${input.dataset.searchUrl}?search=${encodeURIComponent(term)}`;
-      const response = await fetch(url, { headers: { Accept: "application/json" } });
-      if (!response.ok || input.value.trim() !== term) return;
-      const data = await response.json();
-      list.replaceChildren(
-        ...data.results.map((item) => {
-          const option = document.createElement("option");
-          option.value = item[input.dataset.valueField];
-          option.label = labels.map((field) => item[field]).filter(Boolean).join(" · ");
-          return option;
-        }),
-      );
+      try {
+        const url = `${input.dataset.searchUrl}?search=${encodeURIComponent(term)}`;
+        const response = await fetch(url, { headers: { Accept: "application/json" } });
+        // A newer term is being looked up: this answer is stale.
+        if (!response.ok || input.value.trim() !== term) return;
+        const data = await response.json();
+        list.replaceChildren(
+          ...data.results.map((item) => {
+            const option = document.createElement("option");
+            option.value = item[input.dataset.valueField];
+            option.label = labels.map((field) => item[field]).filter(Boolean).join(" · ");
+            return option;
+          }),
+        );
+        shown = term;
+      } catch {
+        // Offline or the server failed: the field still takes an id or a name typed in full.
+      }
     }, 250);
   });
 });
