@@ -13,7 +13,7 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -263,8 +263,10 @@ def rank_board(
     period_type: str | None,
     names: dict[int, str],
     settings_row,
+    stored: dict[int, Parts] | None = None,
 ) -> tuple[list[Entry], list[Entry]]:
-    """Ranked and unranked entries of a board; values are not yet masked."""
+    """Ranked and unranked entries of a board; values are not yet masked. `stored`: the calendar
+    period's stored parts of the participants, when the caller read them for several boards at once."""
     ids = sorted(names)
     scope_type = ScopeType.REP if entity == ScopeType.REP else ScopeType.TEAM
     minimum = {"closed": settings_row.min_closed_deals, "won": settings_row.min_won_deals, "goals": 1}.get(
@@ -280,6 +282,8 @@ def rank_board(
         narrow = within if within[0] == ScopeType.SEGMENT else None
         if period_type is None or narrow is not None:
             parts = _computed_parts(scope_type, period_type, start, end, narrow)
+        elif stored is not None:
+            parts = stored
         else:
             parts = _stored_parts(scope_type, ids, period_type, start, metric.parts)
         empty = engine.empty_parts(scope_type)
@@ -308,6 +312,20 @@ def previous_ranks(*, key: str, before_run_id: int | None) -> dict[int, int] | N
         snapshots = snapshots.filter(run_id__lt=before_run_id)
     snapshot = snapshots.order_by("-run_id").only("ranks").first()
     return None if snapshot is None else {int(k): v for k, v in snapshot.ranks.items()}
+
+
+def previous_ranks_of(*, keys: list[str], before_run_id: int | None) -> dict[str, dict[int, int] | None]:
+    """`previous_ranks` of several boards in one query."""
+    from incentives.models import LeaderboardSnapshot
+
+    earlier = LeaderboardSnapshot.objects.filter(board=OuterRef("board"))
+    if before_run_id is not None:
+        earlier = earlier.filter(run_id__lt=before_run_id)
+    newest = LeaderboardSnapshot.objects.filter(
+        board__in=keys, run_id=Subquery(earlier.order_by("-run_id").values("run_id")[:1])
+    ).values_list("board", "ranks")
+    found = {board: {int(k): v for k, v in ranks.items()} for board, ranks in newest}
+    return {key: found.get(key) for key in keys}
 
 
 def latest_run_id() -> int | None:
@@ -378,8 +396,11 @@ def _board(
     date_to: datetime.date | None,
     settings_row,
     latest_run: int | None,
+    stored: dict[int, Parts] | None = None,
+    previous: dict[str, dict[int, int] | None] | None = None,
 ) -> Board:
-    """The board of `names` (its participants, already resolved and allowed) ranked on `metric`."""
+    """The board of `names` (its participants, already resolved and allowed) ranked on `metric`.
+    `stored` and `previous` (ranks by board key) are what the caller read for several boards at once."""
     today = timezone.localdate()
     if period_type is None:
         if date_from is None or date_to is None or date_from >= date_to:
@@ -397,6 +418,7 @@ def _board(
         period_type=period_type,
         names=names,
         settings_row=settings_row,
+        stored=stored,
     )
     board = Board(
         metric=metric,
@@ -414,10 +436,14 @@ def _board(
         ),
     )
     if period_type is not None and within[0] != ScopeType.SEGMENT:
-        previous = previous_ranks(key=board.key, before_run_id=latest_run)
-        if previous is not None:
+        ranks = (
+            previous[board.key]
+            if previous is not None
+            else previous_ranks(key=board.key, before_run_id=latest_run)
+        )
+        if ranks is not None:
             for entry in ranked:
-                entry.previous_rank = previous.get(entry.id)
+                entry.previous_rank = ranks.get(entry.id)
                 entry.is_new = entry.previous_rank is None
     me = user.pk if user is not None and entity == ScopeType.REP else None
     for entry in (*ranked, *unranked):
@@ -454,13 +480,21 @@ def ranks_for_snapshot(
 
 def hall_of_fame(*, user: User | None, team_id: int, day: datetime.date, settings_row=None) -> list[Board]:
     """The month's board of every metric within a team, for the recognition page and the wallboard.
-    The team, its people and the latest run are read once for all the boards."""
+    The team, its people, the latest run, the month's stored parts and the boards' previous ranks are
+    read once for all the boards."""
     from incentives.models import RecognitionSettings
 
     settings_row = settings_row or RecognitionSettings.load()
     within, within_name = within_get(user=user, within_type=ScopeType.TEAM, within_id=team_id)
     names = participants(within=within, day=timezone.localdate())
     latest_run = latest_run_id()
+    month = engine.period_start(PeriodType.MONTH, day)
+    fields = tuple(dict.fromkeys(part for metric in METRICS for part in metric.parts))
+    stored = _stored_parts(ScopeType.REP, sorted(names), PeriodType.MONTH, month, fields)
+    previous = previous_ranks_of(
+        keys=[board_key(ScopeType.REP, m.slug, PeriodType.MONTH, month, within) for m in METRICS],
+        before_run_id=latest_run,
+    )
     return [
         _board(
             user=user,
@@ -475,6 +509,8 @@ def hall_of_fame(*, user: User | None, team_id: int, day: datetime.date, setting
             date_to=None,
             settings_row=settings_row,
             latest_run=latest_run,
+            stored=stored,
+            previous=previous,
         )
         for m in METRICS
     ]

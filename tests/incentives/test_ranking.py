@@ -258,3 +258,20 @@ def test_a_board_reads_every_part_its_metric_needs(metric):
         narrow = Parts(**{name: getattr(whole, name) for name in metric.parts})
         assert leaderboards._value(metric, narrow) == leaderboards._value(metric, whole)
         assert leaderboards._activity(metric, narrow) == leaderboards._activity(metric, whole)
+
+
+def test_previous_ranks_of_several_boards_are_each_boards_previous_ranks():
+    from incentives.models import LeaderboardSnapshot
+    from kpis.models import KpiRun
+
+    runs = [
+        KpiRun.objects.create(trigger="test", status=KpiRun.Status.SUCCEEDED, is_open=None) for _ in range(3)
+    ]
+    for run, ranks in zip(runs, [{1: 1, 2: 2}, {1: 2, 2: 1}, {2: 1}], strict=True):
+        LeaderboardSnapshot.objects.create(run=run, board="a", ranks=ranks)
+    LeaderboardSnapshot.objects.create(run=runs[0], board="b", ranks={7: 1})
+    keys = ["a", "b", "never"]
+    for before in (None, runs[0].pk, runs[1].pk, runs[2].pk):
+        expected = {key: leaderboards.previous_ranks(key=key, before_run_id=before) for key in keys}
+        assert leaderboards.previous_ranks_of(keys=keys, before_run_id=before) == expected
+    assert leaderboards.previous_ranks_of(keys=keys, before_run_id=runs[2].pk)["a"] == {1: 2, 2: 1}
