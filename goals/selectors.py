@@ -25,11 +25,7 @@ from salesteam.selectors import (
 
 
 def _current_members(team_ids, day: datetime.date) -> QuerySet:
-    return (
-        Membership.objects.filter(team_id__in=team_ids, valid_from__lte=day)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=day))
-        .values("user_id")
-    )
+    return Membership.objects.on(day).filter(team_id__in=team_ids).values("user_id")
 
 
 def goal_scope(user: User) -> Q:

@@ -13,7 +13,6 @@ import statistics
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Q
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
@@ -86,12 +85,10 @@ def peers(goal: Goal, today: datetime.date) -> tuple[str, list[int]]:
     """Who the owner is compared with: the members of the rep's team, or all teams for a team goal."""
     if goal.owner_team_id:
         return "team", list(Team.objects.values_list("pk", flat=True))
-    teams = Membership.objects.filter(user_id=goal.owner_user_id, valid_from__lte=today).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=today)
-    )
+    teams = Membership.objects.on(today).filter(user_id=goal.owner_user_id)
     members = (
-        Membership.objects.filter(team__in=teams.values("team_id"), valid_from__lte=today)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=today))
+        Membership.objects.on(today)
+        .filter(team__in=teams.values("team_id"))
         .values_list("user_id", flat=True)
     )
     return "rep", sorted(set(members) | {goal.owner_user_id})

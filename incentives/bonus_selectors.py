@@ -56,9 +56,7 @@ def plan_participants(*, plan: IncentivePlan, start: datetime.date, end: datetim
         return {}
     lo, hi = span
     ranges: dict[int, Ranges] = {}
-    memberships = Membership.objects.filter(team__in=plan.teams.all(), valid_from__lt=hi).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=lo)
-    )
+    memberships = Membership.objects.during(lo, hi).filter(team__in=plan.teams.all())
     for user_id, valid_from, valid_to in memberships.values_list("user_id", "valid_from", "valid_to"):
         ranges.setdefault(user_id, []).append((max(lo, valid_from), min(hi, valid_to or hi)))
     whole = User.objects.filter(pk__in=plan.reps.values("pk"))
@@ -74,11 +72,9 @@ def plan_participants(*, plan: IncentivePlan, start: datetime.date, end: datetim
 
 def _managed_reps_q(user: User) -> Q:
     """Awards of reps who were members of a team `user` manages at some time in the award's period."""
-    in_team = Membership.objects.filter(
-        user_id=OuterRef("rep_id"),
-        team_id__in=managed_team_ids(user),
-        valid_from__lt=OuterRef("period_end"),
-    ).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=OuterRef("period_start")))
+    in_team = Membership.objects.during(OuterRef("period_start"), OuterRef("period_end")).filter(
+        user_id=OuterRef("rep_id"), team_id__in=managed_team_ids(user)
+    )
     return Q(Exists(in_team))
 
 
@@ -208,10 +204,8 @@ def plan_people_get(*, user: User, pk: int, today: datetime.date | None = None) 
     if user.pk in people:
         return plan
     if user.is_manager and (
-        Membership.objects.filter(
-            user_id__in=list(people), team_id__in=managed_team_ids(user), valid_from__lt=end
-        )
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=start))
+        Membership.objects.during(start, end)
+        .filter(user_id__in=list(people), team_id__in=managed_team_ids(user))
         .exists()
     ):
         return plan
@@ -228,9 +222,7 @@ def plan_list(*, user: User) -> QuerySet[IncentivePlan]:
 def award_deciders(*, award: BonusAward) -> list[User]:
     """Who is told about a rep's question on an award: the managers of the teams the rep was in during
     the award's period (the people who decide on it), or the active admins when there are none."""
-    teams = Membership.objects.filter(user_id=award.rep_id, valid_from__lt=award.period_end).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=award.period_start)
-    )
+    teams = Membership.objects.during(award.period_start, award.period_end).filter(user_id=award.rep_id)
     managers = list(
         User.objects.filter(managed_teams__in=teams.values("team_id"), is_active=True)
         .exclude(pk=award.rep_id)

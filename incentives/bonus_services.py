@@ -19,7 +19,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -269,9 +268,7 @@ def _team_pools(
     if not team_rules or not participants:
         return []
     in_team: dict[int, dict[int, Ranges]] = {}
-    memberships = Membership.objects.filter(user_id__in=list(participants), valid_from__lt=end).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=start)
-    )
+    memberships = Membership.objects.during(start, end).filter(user_id__in=list(participants))
     for user_id, team_id, valid_from, valid_to in memberships.values_list(
         "user_id", "team_id", "valid_from", "valid_to"
     ):

@@ -46,13 +46,9 @@ def team_get(*, user: User, pk: int) -> Team:
     return get_object_or_404(team_list(user=user), pk=pk)
 
 
-def _current(day: datetime.date) -> Q:
-    return Q(valid_from__lte=day) & (Q(valid_to__isnull=True) | Q(valid_to__gt=day))
-
-
 def team_members(*, team: Team, day: datetime.date | None = None) -> list[User]:
     day = day or timezone.localdate()
-    ids = Membership.objects.filter(_current(day), team=team).values("user_id")
+    ids = Membership.objects.on(day).filter(team=team).values("user_id")
     return list(User.objects.filter(pk__in=ids, is_active=True).order_by("full_name", "username"))
 
 
@@ -61,7 +57,7 @@ def person_get(*, user: User, pk: int) -> User:
     if pk == user.pk:
         return user
     ids = visible_team_ids(user)
-    members = Membership.objects.filter(_current(timezone.localdate()))
+    members = Membership.objects.on(timezone.localdate())
     if ids is not None:
         members = members.filter(team_id__in=ids)
     return get_object_or_404(User.objects.filter(pk__in=members.values("user_id")), pk=pk)
@@ -70,7 +66,8 @@ def person_get(*, user: User, pk: int) -> User:
 def main_team_ids(user_ids: list[int], day: datetime.date) -> dict[int, int]:
     """Each user's current team (the one joined last), in one query."""
     rows = (
-        Membership.objects.filter(_current(day), user_id__in=user_ids)
+        Membership.objects.on(day)
+        .filter(user_id__in=user_ids)
         .order_by("user_id", "valid_from")
         .values_list("user_id", "team_id")
     )
@@ -143,7 +140,7 @@ def badge_list(*, user: User) -> QuerySet[Badge]:
     badges = Badge.objects.select_related("rule", "user").order_by("-awarded_on", "-id")
     if ids is None:
         return badges
-    members = Membership.objects.filter(_current(timezone.localdate()), team_id__in=ids).values("user_id")
+    members = Membership.objects.on(timezone.localdate()).filter(team_id__in=ids).values("user_id")
     return badges.filter(Q(user=user) | Q(user_id__in=members))
 
 
@@ -159,8 +156,8 @@ class Streak:
 def holidays_by_user(user_ids: list[int], day: datetime.date) -> dict[int, set[datetime.date]]:
     """The holidays of each user's current teams, in two queries."""
     team_of = defaultdict(set)
-    for user_id, team_id in Membership.objects.filter(_current(day), user_id__in=user_ids).values_list(
-        "user_id", "team_id"
+    for user_id, team_id in (
+        Membership.objects.on(day).filter(user_id__in=user_ids).values_list("user_id", "team_id")
     ):
         team_of[team_id].add(user_id)
     days: dict[int, set[datetime.date]] = defaultdict(set)
@@ -249,7 +246,7 @@ def goal_streaks(*, user_ids: list[int]) -> dict[int, tuple[int, int | None]]:
 def feed(*, user: User, team: Team, limit: int = 30) -> list[dict]:
     """Recent badges and kudos of a team (already checked visible through `team_get`), newest first."""
     today = timezone.localdate()
-    members = Membership.objects.filter(_current(today), team=team).values("user_id")
+    members = Membership.objects.on(today).filter(team=team).values("user_id")
     badges = list(
         Badge.objects.filter(user_id__in=members)
         .select_related("rule", "user")

@@ -13,7 +13,7 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -108,9 +108,7 @@ def board_key(entity: str, metric: str, period_type: str | None, start: datetime
 
 
 def _members(day: datetime.date, team_ids: list[int] | None = None):
-    members = Membership.objects.filter(valid_from__lte=day).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=day)
-    )
+    members = Membership.objects.on(day)
     if team_ids is not None:
         members = members.filter(team_id__in=team_ids)
     return members

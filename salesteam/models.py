@@ -4,6 +4,8 @@ Invariants live here as database constraints; the services validate the same rul
 user gets a clear message instead of an IntegrityError.
 """
 
+from __future__ import annotations
+
 import datetime
 from decimal import Decimal
 
@@ -92,6 +94,16 @@ class Team(models.Model):
         return self.name
 
 
+class MembershipQuerySet(models.QuerySet):
+    def on(self, day) -> MembershipQuerySet:
+        """Memberships that cover `day`."""
+        return self.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=day), valid_from__lte=day)
+
+    def during(self, start, end) -> MembershipQuerySet:
+        """Memberships that overlap [start, end) for at least a day (dates or expressions)."""
+        return self.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=start), valid_from__lt=end)
+
+
 class Membership(models.Model):
     """A rep's place in a team from one date (inclusive) until another (exclusive, open when null)."""
 
@@ -104,6 +116,8 @@ class Membership(models.Model):
     valid_from = models.DateField(_("from"))
     valid_to = models.DateField(_("until"), null=True, blank=True)
     history = HistoricalRecords()
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("team membership")

@@ -68,21 +68,12 @@ def current_team_ids(user: User) -> list[int]:
 def current_teams_subquery(user: User) -> QuerySet:
     """The ids of the teams `user` belongs to today, as a subquery to embed in a filter."""
     today = timezone.localdate()
-    return (
-        Membership.objects.filter(user=user, valid_from__lte=today)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=today))
-        .values("team_id")
-    )
+    return Membership.objects.on(today).filter(user=user).values("team_id")
 
 
 def _current_member_ids(team_ids: list[int] | QuerySet) -> QuerySet[Membership]:
     """The users who belong today to one of the teams, as a subquery."""
-    today = timezone.localdate()
-    return (
-        Membership.objects.filter(team__in=team_ids, valid_from__lte=today)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=today))
-        .values("user_id")
-    )
+    return Membership.objects.on(timezone.localdate()).filter(team__in=team_ids).values("user_id")
 
 
 def deal_change_scope(user: User) -> Q:
@@ -293,9 +284,7 @@ def user_list(*, user: User) -> QuerySet[User]:
         return User.objects.all()
     team_ids = managed_team_ids(user) if user.is_manager else current_team_ids(user)
     today = timezone.localdate()
-    members = Membership.objects.filter(team__in=team_ids, valid_from__lte=today).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=today)
-    )
+    members = Membership.objects.on(today).filter(team__in=team_ids)
     return User.objects.filter(Q(pk=user.pk) | Q(pk__in=members.values("user_id"))).distinct()
 
 

@@ -114,12 +114,7 @@ class ReferenceData:
 def team_of(user: User, day: datetime.date | None = None) -> Team | None:
     """The team `user` belonged to on `day` (today by default)."""
     day = day or timezone.localdate()
-    membership = (
-        Membership.objects.filter(user=user, valid_from__lte=day)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=day))
-        .select_related("team")
-        .first()
-    )
+    membership = Membership.objects.on(day).filter(user=user).select_related("team").first()
     return membership.team if membership else None
 
 
