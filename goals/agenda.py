@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Count
 from django.urls import reverse
 from django.utils.translation import ngettext
 
@@ -13,10 +12,10 @@ from salesteam.models import User
 
 def items(*, user: User) -> list[dict]:
     """Proposals to answer, own goals behind pace, goals to approve and other people's goals behind
-    pace (for managers and admins). Four counting queries whatever the numbers."""
+    pace (for managers and admins). One counting query whatever the numbers."""
+    counts = selectors.attention_counts(user=user)
     found = []
-    proposals = selectors.proposals_for(user=user).count()
-    if proposals:
+    if proposals := counts["proposals"]:
         found.append(
             {
                 "text": ngettext(
@@ -29,10 +28,9 @@ def items(*, user: User) -> list[dict]:
                 "tone": "info",
             }
         )
-    found.extend(_behind(selectors.my_goals(user=user), reverse("goals:goal_list"), own=True))
+    found.extend(_behind(counts["off_track"], counts["at_risk"], reverse("goals:goal_list"), own=True))
     if user.is_admin or user.is_manager:
-        waiting = selectors.approval_queue(user=user).count()
-        if waiting:
+        if waiting := counts["waiting_for_me"]:
             found.append(
                 {
                     "text": ngettext(
@@ -46,19 +44,12 @@ def items(*, user: User) -> list[dict]:
                 }
             )
         team_url = f"{reverse('goals:team_goals')}?status={Goal.Status.ACTIVE}"
-        found.extend(_behind(selectors.team_goals(user=user), team_url, own=False))
+        found.extend(_behind(counts["others_off_track"], counts["others_at_risk"], team_url, own=False))
     return found
 
 
-def _behind(goals, url: str, *, own: bool) -> list[dict]:
-    paces = dict(
-        goals.filter(status=Goal.Status.ACTIVE, pace__in=[Goal.Pace.OFF_TRACK, Goal.Pace.AT_RISK])
-        .order_by()
-        .values_list("pace")
-        .annotate(n=Count("pk"))
-    )
+def _behind(off: int, at_risk: int, url: str, *, own: bool) -> list[dict]:
     found = []
-    off, at_risk = paces.get(Goal.Pace.OFF_TRACK, 0), paces.get(Goal.Pace.AT_RISK, 0)
     if off:
         text = (
             ngettext("%(count)d of your goals is off track", "%(count)d of your goals are off track", off)

@@ -8,9 +8,8 @@ answers 404, like a missing one.
 from __future__ import annotations
 
 import datetime
-from collections import Counter
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -143,18 +142,30 @@ def goal_get(*, user: User, pk: int) -> Goal:
     return get_object_or_404(goal_list(user=user).select_related("parent", "decided_by"), pk=pk)
 
 
+def _mine(user: User) -> Q:
+    return Q(owner_user=user) | Q(owner_team_id__in=current_teams_subquery(user))
+
+
+def _others(user: User) -> Q:
+    return ~Q(owner_user=user)
+
+
+def _waiting_for(user: User) -> Q:
+    return approvable_q(user) & Q(status=Goal.Status.SUBMITTED)
+
+
+def _proposed_to(user: User) -> Q:
+    return Q(owner_user=user, status=Goal.Status.PROPOSED)
+
+
 def my_goals(*, user: User) -> QuerySet[Goal]:
     """The user's own goals and their team's, newest period first; cancelled and rejected ones last."""
-    return (
-        goal_list(user=user)
-        .filter(Q(owner_user=user) | Q(owner_team_id__in=current_teams_subquery(user)))
-        .order_by("-end_on", "-id")
-    )
+    return goal_list(user=user).filter(_mine(user)).order_by("-end_on", "-id")
 
 
 def team_goals(*, user: User, status: str = "") -> QuerySet[Goal]:
     """Goals of other people and of teams that a manager or admin oversees."""
-    goals = goal_list(user=user).exclude(owner_user=user)
+    goals = goal_list(user=user).filter(_others(user))
     if status:
         goals = goals.filter(status=status)
     return goals
@@ -162,29 +173,41 @@ def team_goals(*, user: User, status: str = "") -> QuerySet[Goal]:
 
 def approval_queue(*, user: User) -> QuerySet[Goal]:
     """Submitted goals waiting for `user`'s decision, oldest first."""
-    return (
-        goal_list(user=user)
-        .filter(approvable_q(user), status=Goal.Status.SUBMITTED)
-        .order_by("submitted_at", "id")
-    )
+    return goal_list(user=user).filter(_waiting_for(user)).order_by("submitted_at", "id")
 
 
 def proposals_for(*, user: User) -> QuerySet[Goal]:
     """Goals a manager proposed to `user`, waiting for them to accept or send back."""
-    return goal_list(user=user).filter(owner_user=user, status=Goal.Status.PROPOSED)
+    return goal_list(user=user).filter(_proposed_to(user))
+
+
+def attention_counts(*, user: User) -> dict[str, int]:
+    """In one query: the user's running goals by pace and their drafts, proposals to answer, goals
+    waiting for their decision (managers and admins), and other people's running goals behind pace."""
+    running = Q(status=Goal.Status.ACTIVE)
+    counts = {
+        "on_track": _mine(user) & running & Q(pace=Goal.Pace.ON_TRACK),
+        "at_risk": _mine(user) & running & Q(pace=Goal.Pace.AT_RISK),
+        "off_track": _mine(user) & running & Q(pace=Goal.Pace.OFF_TRACK),
+        "drafts": _mine(user) & Q(status=Goal.Status.DRAFT),
+        "proposals": _proposed_to(user),
+        "others_at_risk": _others(user) & running & Q(pace=Goal.Pace.AT_RISK),
+        "others_off_track": _others(user) & running & Q(pace=Goal.Pace.OFF_TRACK),
+    }
+    if user.is_admin or user.is_manager:
+        counts["waiting_for_me"] = _waiting_for(user)
+    found = Goal.objects.filter(goal_scope(user)).aggregate(
+        **{name: Count("pk", filter=condition) for name, condition in counts.items()}
+    )
+    return {"waiting_for_me": 0, **found}
 
 
 def my_day(*, user: User) -> dict:
     """A summary for the goals page: running goals by pace, proposals and approvals waiting."""
-    mine = my_goals(user=user)
-    paces = Counter(mine.filter(status=Goal.Status.ACTIVE).order_by().values_list("pace", flat=True))
+    counts = attention_counts(user=user)
     return {
-        "on_track": paces.get(Goal.Pace.ON_TRACK, 0),
-        "at_risk": paces.get(Goal.Pace.AT_RISK, 0),
-        "off_track": paces.get(Goal.Pace.OFF_TRACK, 0),
-        "proposals": proposals_for(user=user).count(),
-        "drafts": mine.filter(status=Goal.Status.DRAFT).count(),
-        "waiting_for_me": approval_queue(user=user).count() if user.is_admin or user.is_manager else 0,
+        name: counts[name]
+        for name in ("on_track", "at_risk", "off_track", "proposals", "drafts", "waiting_for_me")
     }
 
 
