@@ -18,6 +18,7 @@ run: the other figures read as ratios to it on a noisy machine. The CPU time gun
 spend per request does not grow with the queue and compares across runs.
 
 Figures: load_rps, load_p50_ms, load_p95_ms, load_p99_ms, load_errors, load_requests, load_users,
+load_pg_shared_buffers_mb, load_db_size_mb,
 load_login_p50_ms, load_login_p95_ms, load_baseline_p95_ms, load_p95_vs_baseline,
 load_server_cpu_ms_per_request, load_rps_per_free_core, and load_p95_ms_<page> for each page type.
 """
@@ -399,6 +400,28 @@ def profile(data: dict, repeat: int = 3) -> None:
             )
 
 
+def _warm_buffers(cursor, results: dict) -> None:
+    """Reads the database into PostgreSQL's shared buffers when it fits, as a server that has served
+    the pages all day holds them (pg_prewarm). The buffers' size and the database's go into the figures:
+    with the default 128 MB of buffers, the pages live in the OS cache, which some virtual machines'
+    memory reclaim empties, and a page view then waits for the disk."""
+    cursor.execute(
+        "SELECT current_setting('shared_buffers', true), pg_size_bytes(current_setting('shared_buffers')),"
+        " pg_database_size(current_database())"
+    )
+    setting, buffers, size = cursor.fetchone()
+    results.update(load_pg_shared_buffers_mb=buffers // 2**20, load_db_size_mb=size // 2**20)
+    print(f"PostgreSQL shared_buffers {setting}, database {size // 2**20} MB", flush=True)
+    if size > buffers * 0.9:
+        print("  the database does not fit in shared_buffers: pages come from the OS cache", flush=True)
+        return
+    cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+    cursor.execute(
+        "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i', 'm')"
+    )
+
+
 def run(results: dict, args) -> None:
     from django.conf import settings
     from django.db import connection
@@ -414,6 +437,7 @@ def run(results: dict, args) -> None:
     # lets counts read indexes alone, and the planner's statistics cover the new rows.
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE)")
+        _warm_buffers(cursor, results)
     if args.load_profile:
         profile(json.loads(users.read_text()))
         return
