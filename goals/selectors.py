@@ -7,24 +7,19 @@ answers 404, like a missing one.
 
 from __future__ import annotations
 
-import datetime
-
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from goals.models import Goal, GoalTransition, Notification
-from salesteam.models import Membership, Role, Team, User
+from salesteam.models import Role, Team, User
 from salesteam.selectors import (
     current_team_ids,
     current_teams_subquery,
     managed_team_ids,
     managed_teams_subquery,
+    member_ids,
 )
-
-
-def _current_members(team_ids, day: datetime.date) -> QuerySet:
-    return Membership.objects.on(day).filter(team_id__in=team_ids).values("user_id")
 
 
 def goal_scope(user: User) -> Q:
@@ -35,7 +30,7 @@ def goal_scope(user: User) -> Q:
     scope = Q(owner_user=user) | Q(created_by=user) | Q(owner_team_id__in=current_teams_subquery(user))
     if user.is_manager:
         managed = managed_teams_subquery(user)
-        scope |= Q(owner_user_id__in=_current_members(managed, today)) | Q(owner_team_id__in=managed)
+        scope |= Q(owner_user_id__in=member_ids(managed, today)) | Q(owner_team_id__in=managed)
         scope |= approvable_q(user)
     return scope
 
@@ -53,7 +48,7 @@ def approvable_q(user: User) -> Q:
     own = Q(owner_user=user) | Q(owner_team_id__in=managed)
     if user.is_admin:
         return ~own
-    reps = User.objects.filter(role=Role.REP, pk__in=_current_members(managed, timezone.localdate()))
+    reps = User.objects.filter(role=Role.REP, pk__in=member_ids(managed))
     mine = (
         Q(owner_user_id__in=reps.values("pk"))
         | Q(owner_user__manager=user)
@@ -121,7 +116,7 @@ def owner_choices(*, user: User) -> tuple[list[User], list[Team]]:
     if user.is_manager:
         managed = managed_team_ids(user)
         reps = User.objects.filter(
-            Q(pk=user.pk) | Q(pk__in=_current_members(managed, timezone.localdate()), role=Role.REP),
+            Q(pk=user.pk) | Q(pk__in=member_ids(managed), role=Role.REP),
             is_active=True,
         )
         return list(reps), list(Team.objects.filter(pk__in=managed))
@@ -184,15 +179,15 @@ def proposals_for(*, user: User) -> QuerySet[Goal]:
 def attention_counts(*, user: User) -> dict[str, int]:
     """In one query: the user's running goals by pace and their drafts, proposals to answer, goals
     waiting for their decision (managers and admins), and other people's running goals behind pace."""
-    running = Q(status=Goal.Status.ACTIVE)
+    mine, others, running = _mine(user), _others(user), Q(status=Goal.Status.ACTIVE)
     counts = {
-        "on_track": _mine(user) & running & Q(pace=Goal.Pace.ON_TRACK),
-        "at_risk": _mine(user) & running & Q(pace=Goal.Pace.AT_RISK),
-        "off_track": _mine(user) & running & Q(pace=Goal.Pace.OFF_TRACK),
-        "drafts": _mine(user) & Q(status=Goal.Status.DRAFT),
+        "on_track": mine & running & Q(pace=Goal.Pace.ON_TRACK),
+        "at_risk": mine & running & Q(pace=Goal.Pace.AT_RISK),
+        "off_track": mine & running & Q(pace=Goal.Pace.OFF_TRACK),
+        "drafts": mine & Q(status=Goal.Status.DRAFT),
         "proposals": _proposed_to(user),
-        "others_at_risk": _others(user) & running & Q(pace=Goal.Pace.AT_RISK),
-        "others_off_track": _others(user) & running & Q(pace=Goal.Pace.OFF_TRACK),
+        "others_at_risk": others & running & Q(pace=Goal.Pace.AT_RISK),
+        "others_off_track": others & running & Q(pace=Goal.Pace.OFF_TRACK),
     }
     if user.is_admin or user.is_manager:
         counts["waiting_for_me"] = _waiting_for(user)

@@ -22,7 +22,7 @@ from kpis import engine
 from kpis.definitions import KPI_BY_SLUG, Parts
 from kpis.models import KpiRun, KpiValue, PeriodType, ScopeType
 from salesteam import selectors as sales_selectors
-from salesteam.models import Membership, Segment, Team, User
+from salesteam.models import Segment, Team, User
 
 GOAL_ATTAINMENT = "goal_attainment"
 
@@ -107,17 +107,10 @@ def board_key(entity: str, metric: str, period_type: str | None, start: datetime
 # --- Participants and access -------------------------------------------------------------------------
 
 
-def _members(day: datetime.date, team_ids: list[int] | None = None):
-    members = Membership.objects.on(day)
-    if team_ids is not None:
-        members = members.filter(team_id__in=team_ids)
-    return members
-
-
 def participants(*, within: tuple[str, int], day: datetime.date) -> dict[int, str]:
     """Active reps in the board: current members of the team, or of any team (company, segment)."""
     team_ids = [within[1]] if within[0] == ScopeType.TEAM else None
-    reps = User.objects.filter(is_active=True, pk__in=_members(day, team_ids).values("user_id"))
+    reps = User.objects.filter(is_active=True, pk__in=sales_selectors.member_ids(team_ids, day))
     return sales_selectors.display_names(reps)
 
 

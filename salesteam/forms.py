@@ -3,7 +3,6 @@ import html
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.urls import reverse_lazy
 from django.utils.choices import BaseChoiceIterator
 from django.utils.formats import localize
@@ -151,19 +150,14 @@ class CustomerField(forms.ModelChoiceField):
         value = str(value).strip() if value is not None else ""
         if value in self.empty_values:
             return None
-        exact = self.queryset.filter(external_id=value).first()
-        if exact is not None:
-            return exact
-        # Typed by hand: the id in another case, or the name; both must point at one customer.
-        found = list(self.queryset.filter(Q(external_id__iexact=value) | Q(name__iexact=value))[:2])
-        if len(found) > 1:
-            count = self.queryset.filter(Q(external_id__iexact=value) | Q(name__iexact=value)).count()
+        customer, fitting = selectors.customer_lookup(value)
+        if fitting > 1:
             raise ValidationError(
-                self.error_messages["ambiguous"], code="ambiguous", params={"count": count, "name": value}
+                self.error_messages["ambiguous"], code="ambiguous", params={"count": fitting, "name": value}
             )
-        if not found:
+        if customer is None:
             raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
-        return found[0]
+        return customer
 
     def has_changed(self, initial, data) -> bool:
         if self.disabled:

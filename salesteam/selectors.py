@@ -8,6 +8,7 @@ answers 404 exactly like a missing one. A deal that credits a share to someone i
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -71,9 +72,13 @@ def current_teams_subquery(user: User) -> QuerySet:
     return Membership.objects.on(today).filter(user=user).values("team_id")
 
 
-def _current_member_ids(team_ids: list[int] | QuerySet) -> QuerySet[Membership]:
-    """The users who belong today to one of the teams, as a subquery."""
-    return Membership.objects.on(timezone.localdate()).filter(team__in=team_ids).values("user_id")
+def member_ids(team_ids: list[int] | QuerySet | None, day: datetime.date | None = None) -> QuerySet:
+    """The users who belong on `day` (today by default) to one of the teams, or to any team when
+    `team_ids` is None, as a subquery of user ids."""
+    members = Membership.objects.on(day or timezone.localdate())
+    if team_ids is not None:
+        members = members.filter(team_id__in=team_ids)
+    return members.values("user_id")
 
 
 def deal_change_scope(user: User) -> Q:
@@ -101,7 +106,7 @@ def deal_scope(user: User) -> Q:
     credited = DealCredit.objects.filter(rep=user)
     if user.is_manager:
         credited = DealCredit.objects.filter(
-            Q(rep=user) | Q(rep__in=_current_member_ids(managed_teams_subquery(user)))
+            Q(rep=user) | Q(rep__in=member_ids(managed_teams_subquery(user)))
         )
     deal_ids = _once_per_request(
         user, "credited", lambda: sorted(set(credited.order_by().values_list("deal_id", flat=True)))
@@ -273,7 +278,7 @@ def rep_choices(*, user: User) -> QuerySet[User]:
     if user.is_admin:
         return User.objects.filter(is_active=True)
     if user.is_manager:
-        members = _current_member_ids(managed_team_ids(user))
+        members = member_ids(managed_team_ids(user))
         return User.objects.filter(Q(pk=user.pk) | Q(pk__in=members), is_active=True)
     return User.objects.filter(pk=user.pk)
 
@@ -283,9 +288,7 @@ def user_list(*, user: User) -> QuerySet[User]:
     if user.is_admin:
         return User.objects.all()
     team_ids = managed_team_ids(user) if user.is_manager else current_team_ids(user)
-    today = timezone.localdate()
-    members = Membership.objects.on(today).filter(team__in=team_ids)
-    return User.objects.filter(Q(pk=user.pk) | Q(pk__in=members.values("user_id"))).distinct()
+    return User.objects.filter(Q(pk=user.pk) | Q(pk__in=member_ids(team_ids))).distinct()
 
 
 def team_list(*, user: User) -> QuerySet[Team]:
@@ -308,6 +311,20 @@ def team_list(*, user: User) -> QuerySet[Team]:
 def customer_list(*, user: User) -> QuerySet[Customer]:
     """Customers are company reference data: every signed-in user may look them up."""
     return Customer.objects.select_related("segment")
+
+
+def customer_lookup(term: str) -> tuple[Customer | None, int]:
+    """The customer someone typed: by exact id, else by id or name in any case. Returns the customer
+    and how many customers fit (two or more: the caller asks for the exact id; zero: none fits)."""
+    term = term.strip()
+    exact = Customer.objects.filter(external_id=term).first()
+    if exact is not None:
+        return exact, 1
+    fitting = Customer.objects.filter(Q(external_id__iexact=term) | Q(name__iexact=term))
+    found = list(fitting[:2])
+    if len(found) == 1:
+        return found[0], 1
+    return None, (fitting.count() if found else 0)
 
 
 def campaign_list(*, user: User) -> QuerySet[Campaign]:
