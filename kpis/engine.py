@@ -44,6 +44,64 @@ SCOPE_COLUMNS = {
     ScopeType.CAMPAIGN: "d.campaign_id",
     ScopeType.TOUCH_POINT: "d.touch_point_id",
 }
+# --- Where the deals are read ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """The deals the passes read, each as `d`: the live deal table (ranges computed on demand) or the
+    counted deals (KPI runs, see `CountedDeal`), optionally only some customers' deals.
+
+    `deals` is the relation with the customer's first win reachable as `first_won_on`, `plain` the one
+    without; `first_wins` reads each customer's first won deal as `d` (its closed_on is the first win)
+    under the condition `first_win`.
+    """
+
+    deals: str
+    plain: str
+    first_won_on: str
+    first_wins: str
+    first_win: str
+    segment: str
+    customers: tuple[int, ...] | None = None
+
+    def scope_column(self, scope_type: str) -> str:
+        return self.segment if scope_type == ScopeType.SEGMENT else SCOPE_COLUMNS[scope_type]
+
+    @property
+    def filter(self) -> str:
+        """SQL: the condition of the customers read (their ids inlined: integers, and never too many)."""
+        if self.customers is None:
+            return ""
+        return f" AND d.customer_id IN ({', '.join(str(int(c)) for c in self.customers) or 'NULL'})"
+
+
+def live_source(*, with_segment: bool) -> Source:
+    """The deal table as it is now, with the first wins of the last KPI run."""
+    join = " JOIN salesteam_customer c ON c.id = d.customer_id" if with_segment else ""
+    return Source(
+        deals=f"salesteam_deal d{join} LEFT JOIN kpis_customerfirstwin f ON f.customer_id = d.customer_id",
+        plain=f"salesteam_deal d{join}",
+        first_won_on="f.first_won_on",
+        first_wins=f"kpis_customerfirstwin f JOIN salesteam_deal d ON d.id = f.first_deal_id{join}",
+        first_win="1 = 1",
+        segment="c.segment_id",
+    )
+
+
+def counted_source(customers: list[int] | None = None) -> Source:
+    """The deals as the stored KPI rows count them (all, or only the customers given)."""
+    return Source(
+        deals="kpis_counteddeal d",
+        plain="kpis_counteddeal d",
+        first_won_on="d.first_won_on",
+        first_wins="kpis_counteddeal d",
+        first_win="d.first_win",
+        segment="d.segment_id",
+        customers=None if customers is None else tuple(customers),
+    )
+
+
 # Scopes that carry campaign cost: company (all of it), campaign (its own), team (by revenue share).
 COSTED_SCOPES = {ScopeType.COMPANY, ScopeType.CAMPAIGN, ScopeType.TEAM}
 # Scopes that carry the approved bonus cost: company (all of it), team (its reps' awards).
@@ -391,44 +449,58 @@ def compute_scopes(
     periods = (
         Periods(dialect, custom=Range(date_from, date_to)) if custom else Periods(dialect, [period_type])
     )
-    return _compute(scope_types, periods, date_from, date_to, scope_ids=scope_ids, narrow=narrow)[0]
+    source = live_source(with_segment=ScopeType.SEGMENT in (*scope_types, narrow[0] if narrow else None))
+    window = _Window(scope_types, periods, date_from, date_to, source, scope_ids=scope_ids, narrow=narrow)
+    window.passes()
+    return window.with_costs()[0]
 
 
 def compute_calendar(
-    scope_types: list[str], *, date_from: datetime.date, date_to: datetime.date
+    scope_types: list[str],
+    *,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    source: Source | None = None,
+    costs: bool = True,
 ) -> dict[str, dict[str, dict[tuple[int, datetime.date], Parts]]]:
     """Parts of every scope type for the months, quarters and years starting in [date_from, date_to),
-    all period types from the same passes over the deals: period type → scope type → parts."""
-    periods = Periods(Dialect(connection.vendor), PeriodType.values)
-    computed = _compute(scope_types, periods, date_from, date_to)
+    all period types from the same passes over the deals: period type → scope type → parts.
+
+    Reads the deals as they are unless given another `source` (KPI runs read the counted deals).
+    Without `costs`, only what the deals give: no campaign or bonus cost (the parts that are not sums
+    over customers).
+    """
+    window = calendar_window(scope_types, date_from, date_to, source or live_source(with_segment=True))
+    window.passes()
+    computed = window.with_costs() if costs else window.found()
     return dict(zip(PeriodType.values, computed, strict=True))
 
 
-def _compute(
-    scope_types: list[str],
-    periods: Periods,
-    date_from: datetime.date,
-    date_to: datetime.date,
-    *,
-    scope_ids: list[int] | None = None,
-    narrow: tuple[str, int] | None = None,
-) -> list[dict[str, dict[tuple[int, datetime.date], Parts]]]:
-    """The parts of every scope type for each target period type of `periods`, one pass after the other."""
-    window = _Window(scope_types, periods, date_from, date_to, scope_ids=scope_ids, narrow=narrow)
-    window.closed_deals()
+def cycle_medians(scope_types, period_type, date_from, date_to, source: Source) -> dict[str, dict]:
+    """The cycle medians alone, of the periods of one type that start in [date_from, date_to):
+    scope type → (scope id, period start) → parts with only the median set."""
+    periods = Periods(Dialect(connection.vendor), [period_type])
+    window = _Window(scope_types, periods, date_from, date_to, source)
     window.cycle_medians()
-    window.created_deals()
-    window.customers()
-    window.acquired_customers()
-    return window.with_costs()
+    return window.found()[0]
+
+
+def calendar_window(scope_types, date_from, date_to, source: Source) -> _Window:
+    """A computation of the calendar periods (month, quarter, year) that start in [date_from, date_to)."""
+    return _Window(
+        scope_types, Periods(Dialect(connection.vendor), PeriodType.values), date_from, date_to, source
+    )
 
 
 class _Window:
     """One computation: its scopes, periods and dates, the SQL pieces every pass shares, and the parts
     found so far, per target period type (j) and scope type (i)."""
 
-    def __init__(self, scope_types, periods, date_from, date_to, *, scope_ids, narrow):
+    def __init__(
+        self, scope_types, periods, date_from, date_to, source: Source, *, scope_ids=None, narrow=None
+    ):
         self.scope_types, self.periods, self.scope_ids, self.narrow = scope_types, periods, scope_ids, narrow
+        self.source = source
         self.dialect = dialect = periods.dialect
         self.targets = range(len(periods.targets))
         # Each target's periods run from the one containing date_from to the last one starting before
@@ -444,17 +516,13 @@ class _Window:
         self.prev_lo = min(periods.previous(j, periods.first(j, date_from)) for j in self.targets)
         self.divisors = [periods.divisor(j) for j in self.targets]  # months are summed into targets in SQL
 
-        needs_customer = ScopeType.SEGMENT in (*scope_types, narrow[0] if narrow else None)
-        self.customer_join = " JOIN salesteam_customer c ON c.id = d.customer_id" if needs_customer else ""
-        self.deals = f"salesteam_deal d{self.customer_join}" + (
-            " LEFT JOIN kpis_customerfirstwin f ON f.customer_id = d.customer_id"
-        )
-        self.scopes = [SCOPE_COLUMNS[t] for t in scope_types]
+        self.deals = source.deals
+        self.scopes = [source.scope_column(t) for t in scope_types]
         # Each pass's fenced subquery selects the scope ids as s0, s1…; the company scope is a constant.
         self.ids = [f"{scope} AS s{i}" for i, scope in enumerate(self.scopes) if scope != "0"]
         self.x_scopes = [scope if scope == "0" else f"x.s{i}" for i, scope in enumerate(self.scopes)]
         # Every statement holds `filters` exactly once, so that `params` line up with its placeholders.
-        self.filters, self.params = "", []
+        self.filters, self.params = source.filter, []
         if scope_ids is not None:
             if len(scope_types) != 1:
                 raise ValueError("scope_ids needs a single scope type")
@@ -462,12 +530,27 @@ class _Window:
             self.filters += f" AND {self.scopes[0]} IN ({placeholders})" if scope_ids else " AND 1 = 0"
             self.params = list(scope_ids)
         if narrow is not None:
-            self.filters += f" AND {SCOPE_COLUMNS[narrow[0]]} = %s"
+            self.filters += f" AND {source.scope_column(narrow[0])} = %s"
             self.params.append(narrow[1])
         self.closed = periods.number("d.closed_on")
-        self.first_won = periods.number("f.first_won_on")
+        self.first_won = periods.number(source.first_won_on)
         self.days = dialect.days_between("d.created_on", "d.closed_on")
         self.results = [[defaultdict(Parts) for _ in scope_types] for _ in self.targets]
+
+    def passes(self) -> None:
+        """Every pass over the deals, one after the other."""
+        self.closed_deals()
+        self.cycle_medians()
+        self.created_deals()
+        self.customers()
+        self.acquired_customers()
+
+    def found(self) -> list[dict[str, dict[tuple[int, datetime.date], Parts]]]:
+        """The parts the passes found, without costs: per target period type, scope type → parts."""
+        return [
+            {scope_type: dict(self.results[j][i]) for i, scope_type in enumerate(self.scope_types)}
+            for j in self.targets
+        ]
 
     def parts_at(self, i: int, j: int, scope_id, number: int) -> Parts | None:
         """The parts of scope type i and target j's period `number`; None outside the window."""
@@ -561,7 +644,7 @@ class _Window:
                 f"{self.periods.number('d.created_on')} AS n",
                 "CASE WHEN d.stage = 'won' THEN 1 ELSE 0 END AS won",
             ],
-            f"salesteam_deal d{self.customer_join}",
+            self.source.plain,
             f"d.created_on >= {day(self.lo)} AND d.created_on < {day(self.hi)}{self.filters}",
         )
         grouping = Grouping(self.dialect, self.x_scopes, ["x.n"], divisors=self.divisors)
@@ -632,8 +715,9 @@ class _Window:
         day = self.dialect.literal
         acquired = self.dialect.fenced(
             [*self.ids, f"{self.first_won} AS n"],
-            f"kpis_customerfirstwin f JOIN salesteam_deal d ON d.id = f.first_deal_id{self.customer_join}",
-            f"f.first_won_on >= {day(self.lo)} AND f.first_won_on < {day(self.hi)}{self.filters}",
+            self.source.first_wins,
+            f"{self.source.first_win} AND {self.source.first_won_on} >= {day(self.lo)}"
+            f" AND {self.source.first_won_on} < {day(self.hi)}{self.filters}",
         )
         grouping = Grouping(self.dialect, self.x_scopes, ["x.n"], divisors=self.divisors)
         grouping.aggregate("COUNT(*)")
@@ -657,7 +741,7 @@ class _Window:
                 values = self.results[j][i]
                 if scope_type in COSTED_SCOPES:
                     if scope_type == ScopeType.TEAM and team_revenue is None:
-                        team_revenue = _campaign_revenue_by_team(self.periods, self.lo, self.hi)
+                        team_revenue = _campaign_revenue_by_team(self.source, self.periods, self.lo, self.hi)
                     _campaign_costs(
                         values,
                         scope_type,
@@ -689,14 +773,16 @@ def campaign_cost_in(campaign: Campaign, start: datetime.date, end: datetime.dat
     return campaign.cost * days / campaign.days
 
 
-def _campaign_revenue_by_team(periods: Periods, lo: datetime.date, hi: datetime.date) -> list[tuple]:
+def _campaign_revenue_by_team(
+    source: Source, periods: Periods, lo: datetime.date, hi: datetime.date
+) -> list[tuple]:
     """(campaign, team, base period number, revenue) of the deals won through campaigns in [lo, hi)."""
     dialect = periods.dialect
     number = periods.number("d.closed_on")
     sql = f"""
         SELECT d.campaign_id, d.team_id, {number}, SUM({dialect.cents("d.amount")})
-        FROM salesteam_deal d
-        WHERE d.stage = 'won' AND d.campaign_id IS NOT NULL
+        FROM {source.plain}
+        WHERE d.stage = 'won' AND d.campaign_id IS NOT NULL{source.filter}
           AND d.closed_on >= {dialect.literal(lo)} AND d.closed_on < {dialect.literal(hi)}
         GROUP BY 1, 2, 3
     """

@@ -86,6 +86,40 @@ class CustomerFirstWin(models.Model):
         return f"{self.customer_id} first won on {self.first_won_on}"
 
 
+class CountedDeal(models.Model):
+    """A deal as the stored KPI rows count it.
+
+    KPI runs compute from these rows, not from the deals themselves, and bring them up to date as they
+    go: a full run copies every deal, an incremental run the deals of the customers whose deals changed,
+    after it has taken those customers' old rows out of the stored figures and before it adds their new
+    ones (`kpis.changes`). So the stored rows always equal a computation over this table, and what a
+    customer changed is known without a full recompute. The customer's segment and first win are copied
+    onto each deal; ids are plain numbers, since a deleted deal stays here until a run takes it out.
+    """
+
+    id = models.BigIntegerField(primary_key=True, help_text=_("The deal's id."))
+    customer_id = models.BigIntegerField(db_index=True)
+    segment_id = models.BigIntegerField(null=True)
+    rep_id = models.BigIntegerField()
+    team_id = models.BigIntegerField(null=True)
+    campaign_id = models.BigIntegerField(null=True)
+    touch_point_id = models.BigIntegerField(null=True)
+    category_id = models.BigIntegerField(null=True)
+    stage = models.CharField(max_length=16)
+    amount = models.DecimalField(**MONEY)
+    cost = models.DecimalField(**MONEY)
+    created_on = models.DateField()
+    closed_on = models.DateField(null=True)
+    first_won_on = models.DateField(null=True, help_text=_("The customer's first win, on every deal."))
+    first_win = models.BooleanField(default=False, help_text=_("This deal is the customer's first win."))
+
+    class Meta:
+        verbose_name = _("counted deal")
+
+    def __str__(self) -> str:
+        return f"deal {self.id} as counted"
+
+
 class KpiRun(models.Model):
     class Status(models.TextChoices):
         RUNNING = "running", _("Running")
@@ -106,6 +140,9 @@ class KpiRun(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.SET_NULL
     )
     full = models.BooleanField(_("full recompute"), default=False)
+    # Whether the run keeps CountedDeal in step with the rows it writes (runs before it existed did not):
+    # only after such a run can the next one apply changes as differences.
+    counted = models.BooleanField(default=True, editable=False)
     date_from = models.DateField(null=True, blank=True)
     date_to = models.DateField(null=True, blank=True)
     periods = models.JSONField(_("periods"), default=dict, blank=True)
@@ -147,6 +184,9 @@ class KpiShard(models.Model):
         FAILED = "failed", _("Failed")
 
     run = models.ForeignKey(KpiRun, on_delete=models.CASCADE, related_name="shards")
+    # A shard either recomputes the periods of its window or, in an incremental run, applies what the
+    # changed customers changed, wherever it falls (the window then spans the periods it touched).
+    changes = models.BooleanField(default=False)
     window_from = models.DateField()
     window_to = models.DateField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

@@ -23,14 +23,12 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from kpis import engine
-from kpis.definitions import Parts
+from kpis import changes, engine
 from kpis.models import KpiRun, KpiShard, KpiValue, PeriodType, ScopeType
 from salesteam.models import Campaign, Deal, User
 
 logger = logging.getLogger(__name__)
 
-PART_FIELDS = Parts.field_names()
 WORK_MEM = "256MB"
 SHARD_LOCK = 0x4B5049  # class of the PostgreSQL advisory locks taken by shards ("KPI")
 
@@ -82,28 +80,42 @@ def kpi_run_start(
 
 
 def kpi_run_plan(*, run_id: int, in_process: bool = False) -> None:
-    """Works out the windows to recompute, refreshes first wins, creates the shards and starts them.
+    """Works out what to recompute, brings the counted deals and first wins up to date where the run
+    recomputes periods, creates the shards and starts them.
 
-    Idempotent: a run that already has shards only has its unfinished shards enqueued again.
+    A full run (and a run after a failed one that left periods half written) recomputes every year; a
+    run over a date range the years of the range and of the changes; an incremental run has one shard
+    that applies the changed customers' differences (`kpis.changes`), unless so many customers changed
+    that recomputing their years is cheaper. Idempotent: a run that already has shards only has its
+    unfinished shards enqueued again.
     """
     with transaction.atomic():
         run = KpiRun.objects.select_for_update().get(pk=run_id)
         if run.status != KpiRun.Status.RUNNING:
             return
         if not run.shards.exists():
-            windows = _plan_windows(run)
+            windows, by_changes = _plan(run)
             run.periods = {
                 ptype: [start.isoformat(), end.isoformat()] for ptype, (start, end) in windows.items()
             }
-            shards = KpiShard.objects.bulk_create(
-                KpiShard(
-                    run=run,
-                    window_from=datetime.date(year, 1, 1),
-                    window_to=datetime.date(year + 1, 1, 1),
-                    heartbeat_at=timezone.now(),
+            if by_changes and windows:
+                first = min(start for start, _end in windows.values())
+                last = max(end for _start, end in windows.values())
+                shards = [
+                    run.shards.create(
+                        changes=True, window_from=first, window_to=last, heartbeat_at=timezone.now()
+                    )
+                ]
+            else:
+                shards = KpiShard.objects.bulk_create(
+                    KpiShard(
+                        run=run,
+                        window_from=datetime.date(year, 1, 1),
+                        window_to=datetime.date(year + 1, 1, 1),
+                        heartbeat_at=timezone.now(),
+                    )
+                    for year in _years(windows.values())
                 )
-                for year in _years(windows.values())
-            )
             run.shards_total = len(shards)
             run.save(update_fields=["periods", "shards_total"])
             if run.shards_total == 0:
@@ -120,20 +132,14 @@ def kpi_run_plan(*, run_id: int, in_process: bool = False) -> None:
             compute_shard.delay(shard_id)
 
 
-def _plan_windows(run: KpiRun) -> dict[str, tuple[datetime.date, datetime.date]]:
-    """The window of period starts to recompute for each period type."""
-    if run.date_from and run.date_to:
-        engine.refresh_first_wins()
-        return _windows_covering([run.date_from, run.date_to - datetime.timedelta(days=1)])
-    last = (
-        KpiRun.objects.filter(status=KpiRun.Status.SUCCEEDED)
-        .exclude(pk=run.pk)
-        .order_by("-started_at")
-        .first()
-    )
-    if run.full or last is None:
+def _plan(run: KpiRun) -> tuple[dict[str, tuple[datetime.date, datetime.date]], bool]:
+    """The window of period starts to recompute for each period type, and whether one shard applies the
+    changes as differences instead of recomputing the windows."""
+    since = _changes_since(run)
+    if run.full or since is None:
         run.full = True
         run.save(update_fields=["full"])
+        changes.count_deals()
         engine.refresh_first_wins()
         bounds = Deal.objects.aggregate(
             lo=Min("created_on"), hi=Max("created_on"), closed_lo=Min("closed_on"), closed_hi=Max("closed_on")
@@ -142,19 +148,45 @@ def _plan_windows(run: KpiRun) -> dict[str, tuple[datetime.date, datetime.date]]
         days = [day for day in (*bounds.values(), *campaigns.values()) if day]
         if (bonus_costs := engine.bonus_cost_source()) is not None:
             days += bonus_costs.period_bounds()
-        return _windows_covering(days) if days else {}
-    days, customers = touched_since(last.started_at)
-    days |= engine.refresh_first_wins(sorted(customers))
-    return _windows_covering(days)
+        return (_windows_covering(days) if days else {}), False
+    customers = sorted(changes.changed_customers(since))
+    days = touched_since(since) | cost_days_since(since)
+    engine.refresh_first_wins(customers)
+    ranged = run.date_from is not None and run.date_to is not None
+    if not ranged and len(customers) <= settings.KPI_CHANGES_MAX_CUSTOMERS:
+        return _windows_covering(days), True
+    # Recompute the years of every deal of the changed customers (a new segment or first win moves
+    # all of them), from their counted deals brought up to date.
+    days |= changes.deal_days(customers)
+    changes.count_deals(customers)
+    if ranged:
+        days |= {run.date_from, run.date_to - datetime.timedelta(days=1)}
+    return _windows_covering(days), False
 
 
-def touched_since(since: datetime.datetime) -> tuple[set[datetime.date], set[int]]:
-    """Days whose periods changed since `since`, and the customers whose deals changed.
+def _changes_since(run: KpiRun) -> datetime.datetime | None:
+    """From when on changes must be looked for, or None when the stored rows may not match the counted
+    deals (no successful run that kept them, or a failed run that recomputed periods since): then every
+    period is recomputed. A little before the last successful run started, so that a deal saved just
+    before but committed after it is not missed."""
+    last = (
+        KpiRun.objects.filter(status=KpiRun.Status.SUCCEEDED, started_at__lt=run.started_at)
+        .order_by("-started_at")
+        .first()
+    )
+    if last is None or not last.counted:
+        return None
+    half_written = KpiShard.objects.filter(
+        run__status=KpiRun.Status.FAILED, run__started_at__gt=last.started_at, changes=False
+    )
+    if half_written.exists():
+        return None
+    return last.started_at - datetime.timedelta(seconds=settings.KPI_CHANGES_MARGIN_SECONDS)
 
-    Reads the deal history (new and previous versions of every deal created, changed or deleted since),
-    deals updated in bulk, campaigns whose cost or dates changed, and the periods of bonus awards whose
-    status changed (approved bonus cost is part of net margin).
-    """
+
+def touched_since(since: datetime.datetime) -> set[datetime.date]:
+    """Days whose periods changed since `since` through deals: the created and closed days of every
+    deal created, changed or deleted since (new and previous versions), and of deals updated in bulk."""
     history = Deal.history.model
     changed = history.objects.filter(history_date__gte=since)
     changed_ids = changed.values("id")
@@ -165,19 +197,19 @@ def touched_since(since: datetime.datetime) -> tuple[set[datetime.date], set[int
         .values("last")
     )
     rows: Iterable = [
-        *changed.values_list("created_on", "closed_on", "customer_id"),
-        *history.objects.filter(history_id__in=previous_ids).values_list(
-            "created_on", "closed_on", "customer_id"
-        ),
-        *Deal.objects.filter(updated_at__gte=since).values_list("created_on", "closed_on", "customer_id"),
+        *changed.values_list("created_on", "closed_on"),
+        *history.objects.filter(history_id__in=previous_ids).values_list("created_on", "closed_on"),
+        *Deal.objects.filter(updated_at__gte=since).values_list("created_on", "closed_on"),
     ]
+    return {day for row in rows for day in row if day}
+
+
+def cost_days_since(since: datetime.datetime) -> set[datetime.date]:
+    """Days whose campaign or bonus cost changed since `since`: every day of a campaign changed since
+    (a day per month is enough), and the periods of bonus awards approved or paid since."""
     days: set[datetime.date] = set()
     if (bonus_costs := engine.bonus_cost_source()) is not None:
-        days |= bonus_costs.days_changed_since(since)  # approved or paid awards move net margin
-    customers: set[int] = set()
-    for created_on, closed_on, customer_id in rows:
-        days.update(day for day in (created_on, closed_on) if day)
-        customers.add(customer_id)
+        days |= bonus_costs.days_changed_since(since)
     campaign_history = Campaign.history.model
     changed_campaigns = campaign_history.objects.filter(history_date__gte=since).values_list("id", flat=True)
     for start_on, end_on in campaign_history.objects.filter(id__in=list(changed_campaigns)).values_list(
@@ -188,7 +220,7 @@ def touched_since(since: datetime.datetime) -> tuple[set[datetime.date], set[int
             days.add(day)
             day = engine.period_end(PeriodType.MONTH, day.replace(day=1))
         days.add(end_on)
-    return days, customers
+    return days
 
 
 def _years(windows: Iterable[tuple[datetime.date, datetime.date]]) -> list[int]:
@@ -250,17 +282,7 @@ def kpi_shard_compute(*, shard_id: int) -> int:
             ).exists():
                 logger.info("KPI shard %s was finished elsewhere while this one waited; skipping", shard_id)
                 return 0
-        computed = engine.compute_calendar(
-            ScopeType.values, date_from=shard.window_from, date_to=shard.window_to
-        )
-        KpiValue.objects.filter(
-            period_start__gte=shard.window_from, period_start__lt=shard.window_to
-        ).delete()
-        rows = 0
-        for period_type, by_scope in computed.items():
-            for scope_type, values in by_scope.items():
-                _write_values(scope_type, period_type, values)
-                rows += len(values)
+        rows = _apply_changes(shard) if shard.changes else _recompute(shard)
         finished = KpiShard.objects.filter(pk=shard.pk, status=KpiShard.Status.RUNNING).update(
             status=KpiShard.Status.DONE, rows_written=rows, heartbeat_at=timezone.now()
         )
@@ -274,39 +296,38 @@ def kpi_shard_compute(*, shard_id: int) -> int:
     return rows
 
 
-def _lock_key(shard: KpiShard) -> int:
-    """The advisory lock of the rows a shard replaces: those of its calendar year."""
-    return shard.window_from.year
-
-
-def _write_values(scope_type: str, period_type: str, computed: dict) -> None:
-    columns = ["scope_type", "scope_id", "period_type", "period_start", *PART_FIELDS, "computed_at"]
-    now = timezone.now()
-    if connection.vendor == "postgresql":
-        # COPY is an order of magnitude faster than INSERT for the ~10^5 rows of a full run.
-        with (
-            connection.wrap_database_errors,  # as django.db errors, like every other query's
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY kpis_kpivalue ({', '.join(columns)}) FROM STDIN") as copy,
-        ):
-            for (scope_id, start), parts in computed.items():
-                copy.write_row(
-                    [scope_type, scope_id, period_type, start, *(getattr(parts, f) for f in PART_FIELDS), now]
-                )
-        return
-    KpiValue.objects.bulk_create(
-        (
-            KpiValue(
-                scope_type=scope_type,
-                scope_id=scope_id,
-                period_type=period_type,
-                period_start=start,
-                **{f: getattr(parts, f) for f in PART_FIELDS},
-            )
-            for (scope_id, start), parts in computed.items()
-        ),
-        batch_size=2000,
+def _recompute(shard: KpiShard) -> int:
+    """Replaces the rows of the periods that start in the shard's window by a computation over the
+    counted deals."""
+    computed = engine.compute_calendar(
+        ScopeType.values,
+        date_from=shard.window_from,
+        date_to=shard.window_to,
+        source=engine.counted_source(),
     )
+    KpiValue.objects.filter(period_start__gte=shard.window_from, period_start__lt=shard.window_to).delete()
+    rows = 0
+    for period_type, by_scope in computed.items():
+        for scope_type, values in by_scope.items():
+            changes.write_values(scope_type, period_type, values)
+            rows += len(values)
+    return rows
+
+
+def _apply_changes(shard: KpiShard) -> int:
+    """Applies what changed since the last successful run; the changes are looked up again here, so
+    that a shard run twice, or late, applies what is there to apply then."""
+    since = _changes_since(shard.run)
+    if since is None:  # a full run has run since this one was planned: it can only be repeated
+        raise RuntimeError(_("The stored figures changed since this run was planned; start a new run."))
+    customers = sorted(changes.changed_customers(since))
+    return changes.apply_changes(customers, cost_days_since(since)).rows
+
+
+def _lock_key(shard: KpiShard) -> int:
+    """The advisory lock of the rows a shard replaces: those of its calendar year; 0 for a shard that
+    applies changes (which can touch any year: one run at a time keeps it apart from the others)."""
+    return 0 if shard.changes else shard.window_from.year
 
 
 def _publish(run: KpiRun) -> None:

@@ -63,7 +63,7 @@ def test_a_pending_award_costs_nothing_and_an_approved_one_is_subtracted_after_t
 def test_new_pending_awards_touch_no_period(march_award):
     run = kpi_services.kpi_run_start(trigger=KpiRun.Trigger.NIGHTLY, in_process=True)
 
-    assert (run.status, run.full, run.shards_total) == (KpiRun.Status.SUCCEEDED, False, 0)
+    assert (run.status, run.full, run.rows_written) == (KpiRun.Status.SUCCEEDED, False, 0)
 
 
 def test_another_teams_award_stays_with_that_team(march_award, manager, other_team, other_manager):

@@ -91,9 +91,15 @@ def test_the_incremental_run_picks_up_an_edited_and_a_deleted_deal():
     ).exists()
 
 
-def test_an_incremental_run_without_changes_writes_nothing():
+def test_an_incremental_run_without_changes_writes_nothing(settings):
     build_fixture()
     services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    before = stored()
+    # Deals saved in the minutes before the last run are looked at again: here, all of them.
+    run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, in_process=True)
+    assert run.status == KpiRun.Status.SUCCEEDED and run.shards_total == 1 and run.rows_written == 0
+    assert stored() == before
+    settings.KPI_CHANGES_MARGIN_SECONDS = 0
     run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, in_process=True)
     assert run.status == KpiRun.Status.SUCCEEDED and run.shards_total == 0 and run.rows_written == 0
 
