@@ -40,8 +40,9 @@ def _sql(statements: list[str]) -> None:
 def generate(deals: int, *, start: datetime.date = datetime.date(2023, 1, 1)) -> None:
     """Replaces all data with a synthetic, deterministic data set of `deals` deals.
 
-    Deals are created over the 1,000 days from `start` and closed up to 119 days later; campaigns run
-    from `start` on. The KPI benchmark keeps the fixed default; the load benchmark ends the data today.
+    Deals are created over the 1,000 days from `start` and closed up to 119 days later, and were last
+    saved then (not today: an incremental run looks at what was saved since shortly before the last
+    run); campaigns run from `start` on. The KPI benchmark keeps the fixed default; the load benchmark ends the data today.
     """
     from django.core.management import call_command
 
@@ -80,7 +81,8 @@ def generate(deals: int, *, start: datetime.date = datetime.date(2023, 1, 1)) ->
                 exchange_rate, amount, cost, created_on, closed_on, lost_reason, created_at, updated_at)
             SELECT 'bench', g.i::text, '', g.rep, m.team_id, g.customer, g.campaign, g.tp, g.cat, g.stage,
                 'EUR', g.amount, g.cost, 1, g.amount, g.cost, g.created,
-                CASE WHEN g.stage IN ('won', 'lost') THEN g.created + g.cycle END, '', now(), now()
+                CASE WHEN g.stage IN ('won', 'lost') THEN g.created + g.cycle END, '',
+                g.created::timestamptz, LEAST(g.created + g.cycle, CURRENT_DATE)::timestamptz
             FROM (
                 SELECT i, b.rep0 + floor(random() * {REPS})::int AS rep,
                     b.cust0 + floor(random() * {CUSTOMERS})::int AS customer,

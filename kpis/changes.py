@@ -18,7 +18,7 @@ import datetime
 from collections import defaultdict
 
 from django.db import connection
-from django.db.models import Max, Min, Q, Subquery
+from django.db.models import Q, Subquery
 from django.utils import timezone
 
 from kpis import engine
@@ -51,7 +51,10 @@ def count_deals(customers: list[int] | None = None) -> None:
     of them, with each customer's segment and first win."""
     where = "" if customers is None else f" WHERE customer_id IN ({_ids(customers)})"
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM kpis_counteddeal{where}")
+        if customers is None and connection.vendor == "postgresql":
+            cursor.execute("TRUNCATE kpis_counteddeal")
+        else:
+            cursor.execute(f"DELETE FROM kpis_counteddeal{where}")
         cursor.execute(
             f"""INSERT INTO kpis_counteddeal (id, customer_id, segment_id, rep_id, team_id,
                     campaign_id, touch_point_id, category_id, stage, amount, cost, created_on, closed_on,
@@ -65,6 +68,8 @@ def count_deals(customers: list[int] | None = None) -> None:
                     ON fw.customer_id = d.customer_id
                 {where.replace("customer_id", "d.customer_id")}"""
         )
+        if customers is None and connection.vendor == "postgresql":
+            cursor.execute("ANALYZE kpis_counteddeal")  # the runs' plans depend on its statistics
 
 
 def changed_customers(since: datetime.datetime) -> set[int]:
@@ -99,11 +104,10 @@ def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> Applie
     the costs of the years of `cost_days` (campaigns or approved bonuses changed). Run it in a
     transaction: the rows must never show one half of it."""
     before = _facts(customers)
-    window = _window(customers)
-    old = _customer_parts(customers, window)
+    old = _customer_parts(customers, before)
     count_deals(customers)
-    new = _customer_parts(customers, window)
     after = _facts(customers)
+    new = _customer_parts(customers, after)
 
     # The versions of the won deals that changed: their cycles move medians, their amounts campaign costs.
     moved = [
@@ -169,28 +173,17 @@ def deal_days(customers: list[int]) -> set[datetime.date]:
     return days
 
 
-def _window(customers: list[int]) -> tuple[datetime.date, datetime.date] | None:
-    """Whole years from the first to the year after the last day of the customers' deals, counted or
-    live (the year after: its first periods' retention and churn depend on the last ones)."""
-    days = []
-    for model, field in ((CountedDeal, "customer_id"), (Deal, "customer_id")):
-        bounds = model.objects.filter(**{f"{field}__in": customers}).aggregate(
-            lo=Min("created_on"), hi=Max("created_on"), closed_hi=Max("closed_on")
-        )
-        days += [day for day in bounds.values() if day]
+def _customer_parts(customers: list[int], facts: dict[int, dict]) -> dict[Key, Parts]:
+    """The parts the customers' counted deals (whose `facts` are given) give, without costs: for every
+    period from the year of their first day to the year after their last (whose first periods'
+    retention and churn depend on the last ones)."""
+    days = [day for row in facts.values() for day in (row["created_on"], row["closed_on"]) if day]
     if not days:
-        return None
-    return datetime.date(min(days).year, 1, 1), datetime.date(max(days).year + 2, 1, 1)
-
-
-def _customer_parts(customers: list[int], window) -> dict[Key, Parts]:
-    """The parts the customers' counted deals give, without costs."""
-    if window is None:
         return {}
     computed = engine.compute_calendar(
         ScopeType.values,
-        date_from=window[0],
-        date_to=window[1],
+        date_from=datetime.date(min(days).year, 1, 1),
+        date_to=datetime.date(max(days).year + 2, 1, 1),
         source=engine.counted_source(customers),
         costs=False,
     )

@@ -150,14 +150,15 @@ def _plan(run: KpiRun) -> tuple[dict[str, tuple[datetime.date, datetime.date]], 
             days += bonus_costs.period_bounds()
         return (_windows_covering(days) if days else {}), False
     customers = sorted(changes.changed_customers(since))
-    days = touched_since(since) | cost_days_since(since)
+    # Every day of the changed customers' deals, as counted and as they are now (a new segment or
+    # first win moves all of them), and of the costs that changed.
+    days = changes.deal_days(customers) | cost_days_since(since)
     engine.refresh_first_wins(customers)
     ranged = run.date_from is not None and run.date_to is not None
     if not ranged and len(customers) <= settings.KPI_CHANGES_MAX_CUSTOMERS:
         return _windows_covering(days), True
-    # Recompute the years of every deal of the changed customers (a new segment or first win moves
-    # all of them), from their counted deals brought up to date.
-    days |= changes.deal_days(customers)
+    # Too many to apply one by one (or a range to recompute anyway): recompute their years, from
+    # their counted deals brought up to date.
     changes.count_deals(customers)
     if ranged:
         days |= {run.date_from, run.date_to - datetime.timedelta(days=1)}
@@ -182,26 +183,6 @@ def _changes_since(run: KpiRun) -> datetime.datetime | None:
     if half_written.exists():
         return None
     return last.started_at - datetime.timedelta(seconds=settings.KPI_CHANGES_MARGIN_SECONDS)
-
-
-def touched_since(since: datetime.datetime) -> set[datetime.date]:
-    """Days whose periods changed since `since` through deals: the created and closed days of every
-    deal created, changed or deleted since (new and previous versions), and of deals updated in bulk."""
-    history = Deal.history.model
-    changed = history.objects.filter(history_date__gte=since)
-    changed_ids = changed.values("id")
-    previous_ids = (
-        history.objects.filter(history_date__lt=since, id__in=changed_ids)
-        .values("id")
-        .annotate(last=Max("history_id"))
-        .values("last")
-    )
-    rows: Iterable = [
-        *changed.values_list("created_on", "closed_on"),
-        *history.objects.filter(history_id__in=previous_ids).values_list("created_on", "closed_on"),
-        *Deal.objects.filter(updated_at__gte=since).values_list("created_on", "closed_on"),
-    ]
-    return {day for row in rows for day in row if day}
 
 
 def cost_days_since(since: datetime.datetime) -> set[datetime.date]:

@@ -9,7 +9,8 @@ from kpis import engine, services
 from kpis.definitions import Parts
 from kpis.models import KpiRun, KpiShard, KpiValue, ScopeType
 from salesteam import services as sales
-from salesteam.models import Deal
+from salesteam.models import Deal, Segment
+from salesteam.services import team_of
 from tests.kpis.fixtures import build_fixture
 
 pytestmark = pytest.mark.django_db
@@ -89,6 +90,68 @@ def test_the_incremental_run_picks_up_an_edited_and_a_deleted_deal():
     assert not KpiValue.objects.filter(
         scope_type="rep", scope_id=ann.pk, period_start=D(2023, 11, 1), revenue__gt=0
     ).exists()
+
+
+def new_segment(fixture):  # every deal of the customer changes segment
+    acme = Deal.objects.filter(customer__name="Acme").first().customer
+    acme.segment = Segment.objects.exclude(pk=acme.segment_id).first()
+    acme.save()
+
+
+def team_move(fixture):  # the rep's deals closed since follow them, updated in bulk
+    ann, north, south = fixture["reps"][0], *fixture["teams"]
+    team = south if team_of(ann) == north else north
+    sales.membership_move(actor=None, user=ann, team=team, valid_from=D(2024, 1, 1))
+
+
+def campaign_cost(fixture):
+    spring = fixture["campaigns"][0]
+    spring.cost += Decimal("1000.00")
+    spring.save()
+
+
+@pytest.mark.parametrize("change", [new_segment, team_move, campaign_cost])
+def test_an_incremental_run_applies_a_change_made_outside_the_deal_form(settings, change):
+    settings.KPI_CHANGES_MARGIN_SECONDS = 0  # only what changed after the full run
+    fixture = build_fixture()
+    services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    before = stored()
+    change(fixture)
+
+    run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, in_process=True)
+
+    assert run.status == KpiRun.Status.SUCCEEDED and not run.full
+    assert [shard.changes for shard in run.shards.all()] == [True] and run.rows_written > 0
+    assert stored() != before
+    assert nonzero(stored()) == expected_from_engine()
+
+
+def test_too_many_changed_customers_are_recomputed_by_year(settings):
+    settings.KPI_CHANGES_MAX_CUSTOMERS = 1
+    build_fixture()
+    services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    for deal in Deal.objects.filter(closed_on__year=2024)[:3]:
+        sales.deal_update(actor=None, deal=deal, amount_original=deal.amount_original + 10)
+
+    run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, in_process=True)
+
+    assert run.status == KpiRun.Status.SUCCEEDED and not run.full
+    assert run.shards_total > 1 and not run.shards.filter(changes=True).exists()
+    assert nonzero(stored()) == expected_from_engine()
+
+
+def test_after_a_run_that_recomputed_periods_and_failed_the_next_one_recomputes_everything():
+    build_fixture()
+    services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    failed = KpiRun.objects.create(trigger=KpiRun.Trigger.NIGHTLY, full=True)
+    shard = KpiShard.objects.create(run=failed, window_from=D(2023, 1, 1), window_to=D(2024, 1, 1))
+    services.kpi_shard_fail(shard_id=shard.pk, error="OperationalError: connection lost")
+    KpiValue.objects.filter(period_start__year=2023).delete()  # what it left half written
+
+    run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, in_process=True)
+
+    assert run.status == KpiRun.Status.SUCCEEDED and run.full
+    assert nonzero(stored()) == expected_from_engine()
 
 
 def test_an_incremental_run_without_changes_writes_nothing(settings):
