@@ -13,7 +13,6 @@ which a won campaign deal, a campaign or an approved bonus changed.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 from collections import defaultdict
 
@@ -29,11 +28,11 @@ from salesteam.models import Customer, Deal
 PART_FIELDS = Parts.field_names()
 # The parts that are sums over customers; the others are recomputed where they can have moved.
 SUMMED = [f for f in PART_FIELDS if f not in ("cycle_days_median", "campaign_cost", "bonus_cost")]
-# What the cycle medians and campaign costs depend on, of a counted deal.
-FACTS = [
+COLUMNS = [
     "id", "customer_id", "segment_id", "rep_id", "team_id", "campaign_id", "touch_point_id",
-    "category_id", "stage", "created_on", "closed_on", "amount",
+    "category_id", "stage", "amount", "cost", "created_on", "closed_on", "first_won_on", "first_win",
 ]  # fmt: skip
+DATES = ("created_on", "closed_on", "first_won_on")
 SCOPE_FIELDS = {
     ScopeType.TEAM: "team_id",
     ScopeType.REP: "rep_id",
@@ -42,32 +41,37 @@ SCOPE_FIELDS = {
     ScopeType.CAMPAIGN: "campaign_id",
     ScopeType.TOUCH_POINT: "touch_point_id",
 }
+# What the cycle median of a (scope, period) depends on, of each of its deals.
+MEDIAN_FACTS = ["stage", "created_on", "closed_on", *SCOPE_FIELDS.values()]
+FRESH = "kpis_fresh_deals"  # a temporary table: the changed customers' deals as they are now
 
 Key = tuple[str, int, str, datetime.date]  # scope type, scope id, period type, period start
 
 
+def _as_counted(customers: list[int] | None) -> str:
+    """SQL: the deals (all, or the customers') in CountedDeal's columns, with each customer's segment
+    and first win."""
+    where = "" if customers is None else f" AND customer_id IN ({_ids(customers)})"
+    return f"""
+        SELECT d.id, d.customer_id, c.segment_id, d.rep_id, d.team_id, d.campaign_id, d.touch_point_id,
+            d.category_id, d.stage, d.amount, d.cost, d.created_on, d.closed_on,
+            fw.closed_on AS first_won_on, CASE WHEN fw.id = d.id THEN TRUE ELSE FALSE END AS first_win
+        FROM salesteam_deal d
+        JOIN salesteam_customer c ON c.id = d.customer_id
+        LEFT JOIN ({engine.FIRST_WIN_SELECT.format(where=where)}) fw ON fw.customer_id = d.customer_id
+        WHERE 1 = 1{where.replace("customer_id", "d.customer_id")}"""
+
+
 def count_deals(customers: list[int] | None = None) -> None:
     """Copies the deals (all, or those of the customers given) into CountedDeal, replacing what it held
-    of them, with each customer's segment and first win."""
-    where = "" if customers is None else f" WHERE customer_id IN ({_ids(customers)})"
+    of them."""
     with connection.cursor() as cursor:
         if customers is None and connection.vendor == "postgresql":
             cursor.execute("TRUNCATE kpis_counteddeal")
         else:
+            where = "" if customers is None else f" WHERE customer_id IN ({_ids(customers)})"
             cursor.execute(f"DELETE FROM kpis_counteddeal{where}")
-        cursor.execute(
-            f"""INSERT INTO kpis_counteddeal (id, customer_id, segment_id, rep_id, team_id,
-                    campaign_id, touch_point_id, category_id, stage, amount, cost, created_on, closed_on,
-                    first_won_on, first_win)
-                SELECT d.id, d.customer_id, c.segment_id, d.rep_id, d.team_id, d.campaign_id,
-                    d.touch_point_id, d.category_id, d.stage, d.amount, d.cost, d.created_on, d.closed_on,
-                    fw.closed_on, CASE WHEN fw.id = d.id THEN TRUE ELSE FALSE END
-                FROM salesteam_deal d
-                JOIN salesteam_customer c ON c.id = d.customer_id
-                LEFT JOIN ({engine.FIRST_WIN_SELECT.format(where=where.replace("WHERE", "AND"))}) fw
-                    ON fw.customer_id = d.customer_id
-                {where.replace("customer_id", "d.customer_id")}"""
-        )
+        cursor.execute(f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {_as_counted(customers)}")
         if customers is None and connection.vendor == "postgresql":
             cursor.execute("ANALYZE kpis_counteddeal")  # the runs' plans depend on its statistics
 
@@ -81,46 +85,60 @@ def changed_customers(since: datetime.datetime) -> set[int]:
     updated = Deal.objects.filter(updated_at__gte=since)  # bulk updates leave no history (team moves)
     customers = set(changed.values_list("customer_id", flat=True))
     customers |= set(updated.values_list("customer_id", flat=True))
-    customers |= set(
-        CountedDeal.objects.filter(
-            Q(id__in=Subquery(changed.values("id"))) | Q(id__in=Subquery(updated.values("id")))
-        ).values_list("customer_id", flat=True)
-    )
+    for deals in (changed, updated):  # one query each: an OR of the two would read every counted deal
+        counted = CountedDeal.objects.filter(id__in=Subquery(deals.values("id")))
+        customers |= set(counted.values_list("customer_id", flat=True))
     customers |= set(
         Customer.history.model.objects.filter(history_date__gte=since).values_list("id", flat=True)
     )
     return customers
 
 
-@dataclasses.dataclass
-class Applied:
-    rows: int = 0
-    first: datetime.date | None = None  # the span of the periods whose rows changed
-    last: datetime.date | None = None
-
-
-def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> Applied:
+def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> int:
     """Brings the stored rows and CountedDeal up to date with the deals of `customers`, and recomputes
-    the costs of the years of `cost_days` (campaigns or approved bonuses changed). Run it in a
-    transaction: the rows must never show one half of it."""
-    before = _facts(customers)
-    old = _customer_parts(customers, before)
-    count_deals(customers)
-    after = _facts(customers)
-    new = _customer_parts(customers, after)
+    the costs of the years of `cost_days` (campaigns or approved bonuses changed); returns the number
+    of rows written. Run it in a transaction: the rows must never show one half of it.
+
+    The customers' deals are read once, into a temporary table, and compared with their counted deals:
+    only the customers with a difference are computed, and only from the first day that differs on
+    (nothing before it can have moved).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {FRESH}")  # left by a failure outside a transaction
+        cursor.execute(f"CREATE TEMPORARY TABLE {FRESH} AS {_as_counted(customers)}")
+    before, fresh = _rows("kpis_counteddeal", customers), _rows(FRESH, customers)
+    changed = [
+        deal_id for deal_id in before.keys() | fresh.keys() if before.get(deal_id) != fresh.get(deal_id)
+    ]
+    versions = [row for deal_id in changed for row in (before.get(deal_id), fresh.get(deal_id)) if row]
+    customers = sorted({row["customer_id"] for row in versions})
+    if customers:
+        first = min(
+            day for deal_id in changed for day in _days_moved(before.get(deal_id), fresh.get(deal_id))
+        )
+        last = max(row[day] for rows in (before, fresh) for row in rows.values() for day in DATES if row[day])
+        window = (first, datetime.date(last.year + 2, 1, 1))  # the year after: its retention, churn
+        old = _customer_parts(customers, window)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM kpis_counteddeal WHERE customer_id IN ({_ids(customers)})")
+            cursor.execute(
+                f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)})"
+                f" SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE customer_id IN ({_ids(customers)})"
+            )
+        new = _customer_parts(customers, window)
+    else:
+        old = new = {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {FRESH}")
 
     # The versions of the won deals that changed: their cycles move medians, their amounts campaign costs.
-    moved = [
-        facts
-        for deal_id in before.keys() | after.keys()
-        if before.get(deal_id) != after.get(deal_id)
-        for facts in (before.get(deal_id), after.get(deal_id))
-        if facts and facts["stage"] == "won" and facts["closed_on"]
-    ]
-    median_keys = {key for facts in moved if _cycle_moved(facts, before, after) for key in _keys(facts)}
-    cost_years = {day.year for day in cost_days} | {f["closed_on"].year for f in moved if f["campaign_id"]}
+    won = [row for row in versions if row["stage"] == "won" and row["closed_on"]]
+    median_keys = {key for row in won if _cycle_moved(row, before, fresh) for key in _keys(row)}
+    cost_years = {day.year for day in cost_days} | {
+        row["closed_on"].year for row in won if row["campaign_id"]
+    }
 
-    keys = {key for parts in (old, new) for key in parts} | median_keys
+    keys = {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)} | median_keys
     stored = _stored(keys, cost_years)
     result: dict[Key, Parts] = {}
     for key in keys:
@@ -137,31 +155,48 @@ def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> Applie
         parts.campaign_cost, parts.bonus_cost = campaign_cost, bonus_cost
         result[key] = parts
 
-    changed = {
+    written = {
         key: parts
         for key, parts in result.items()
         if parts != (Parts.from_obj(stored[key]) if key in stored else engine.empty_parts(key[0]))
     }
-    _write(changed, stored)
-    starts = [key[3] for key in changed]
-    return Applied(len(changed), min(starts, default=None), max(starts, default=None))
+    _write(written, stored)
+    return len(written)
 
 
-def _cycle_moved(facts: dict, before: dict, after: dict) -> bool:
-    """Whether a won deal's version differs from its other version in more than its amount."""
-    versions = [before.get(facts["id"]), after.get(facts["id"])]
+def _rows(table: str, customers: list[int]) -> dict[int, dict]:
+    """The customers' deals in `table`, by id, as comparable dicts (dates as dates)."""
+    dialect = engine.Dialect(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE customer_id IN ({_ids(customers)})")
+        rows = [dict(zip(COLUMNS, values, strict=True)) for values in cursor.fetchall()]
+    for row in rows:
+        for day in DATES:
+            row[day] = dialect.date(row[day]) if row[day] is not None else None
+        row["first_win"] = bool(row["first_win"])
+    return {row["id"]: row for row in rows}
+
+
+def _days_moved(old: dict | None, new: dict | None) -> list[datetime.date]:
+    """The days from which a deal's change can move a period: its days before and after, and its
+    customer's first win before and after if that moved."""
+    versions = [version for version in (old, new) if version]
+    moved = (
+        ("created_on", "closed_on") if old and new and old["first_won_on"] == new["first_won_on"] else DATES
+    )
+    return [version[day] for version in versions for day in moved if version[day]]
+
+
+def _cycle_moved(row: dict, before: dict, fresh: dict) -> bool:
+    """Whether a deal's two versions differ in what a cycle median depends on."""
+    versions = [before.get(row["id"]), fresh.get(row["id"])]
     if None in versions:
         return True
-    old, new = ({k: v for k, v in version.items() if k != "amount"} for version in versions)
-    return old != new
+    return any(versions[0][name] != versions[1][name] for name in MEDIAN_FACTS)
 
 
 def _ids(customers: list[int]) -> str:
     return ", ".join(str(int(c)) for c in customers) or "NULL"
-
-
-def _facts(customers: list[int]) -> dict[int, dict]:
-    return {row["id"]: row for row in CountedDeal.objects.filter(customer_id__in=customers).values(*FACTS)}
 
 
 def deal_days(customers: list[int]) -> set[datetime.date]:
@@ -173,17 +208,13 @@ def deal_days(customers: list[int]) -> set[datetime.date]:
     return days
 
 
-def _customer_parts(customers: list[int], facts: dict[int, dict]) -> dict[Key, Parts]:
-    """The parts the customers' counted deals (whose `facts` are given) give, without costs: for every
-    period from the year of their first day to the year after their last (whose first periods'
-    retention and churn depend on the last ones)."""
-    days = [day for row in facts.values() for day in (row["created_on"], row["closed_on"]) if day]
-    if not days:
-        return {}
+def _customer_parts(customers: list[int], window: tuple[datetime.date, datetime.date]) -> dict[Key, Parts]:
+    """The parts the customers' counted deals give, without costs, in the periods that start in the
+    window (or contain its first day)."""
     computed = engine.compute_calendar(
         ScopeType.values,
-        date_from=datetime.date(min(days).year, 1, 1),
-        date_to=datetime.date(max(days).year + 2, 1, 1),
+        date_from=window[0],
+        date_to=window[1],
         source=engine.counted_source(customers),
         costs=False,
     )
@@ -263,9 +294,9 @@ def _costs(years: set[int], stored: dict[Key, KpiValue]) -> dict[Key, tuple]:
     what the costs give, and zero for the stored rows they no longer reach."""
     costs: dict[Key, tuple] = {}
     scope_types = sorted(engine.COSTED_SCOPES | engine.BONUS_COSTED_SCOPES)
-    for year in sorted(years):
+    for first, last in _runs(sorted(years)):  # consecutive years in one computation: one read
         computation = engine.calendar_window(
-            scope_types, datetime.date(year, 1, 1), datetime.date(year + 1, 1, 1), engine.counted_source()
+            scope_types, datetime.date(first, 1, 1), datetime.date(last + 1, 1, 1), engine.counted_source()
         )
         computed = computation.with_costs()
         for j, period_type in enumerate(PeriodType.values):
@@ -279,6 +310,17 @@ def _costs(years: set[int], stored: dict[Key, KpiValue]) -> dict[Key, tuple]:
         if key[3].year in years and key[0] in scope_types and key not in costs:
             costs[key] = (engine.empty_parts(key[0]).campaign_cost, Parts().bonus_cost)
     return costs
+
+
+def _runs(years: list[int]) -> list[tuple[int, int]]:
+    """Sorted years as runs of consecutive ones: [2023, 2024, 2026] → [(2023, 2024), (2026, 2026)]."""
+    runs: list[tuple[int, int]] = []
+    for year in years:
+        if runs and runs[-1][1] == year - 1:
+            runs[-1] = (runs[-1][0], year)
+        else:
+            runs.append((year, year))
+    return runs
 
 
 def _write(changed: dict[Key, Parts], stored: dict[Key, KpiValue]) -> None:

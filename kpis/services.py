@@ -302,7 +302,7 @@ def _apply_changes(shard: KpiShard) -> int:
     if since is None:  # a full run has run since this one was planned: it can only be repeated
         raise RuntimeError(_("The stored figures changed since this run was planned; start a new run."))
     customers = sorted(changes.changed_customers(since))
-    return changes.apply_changes(customers, cost_days_since(since)).rows
+    return changes.apply_changes(customers, cost_days_since(since))
 
 
 def _lock_key(shard: KpiShard) -> int:
