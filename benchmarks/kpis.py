@@ -42,7 +42,8 @@ def generate(deals: int, *, start: datetime.date = datetime.date(2023, 1, 1)) ->
 
     Deals are created over the 1,000 days from `start` and closed up to 119 days later, and were last
     saved then (not today: an incremental run looks at what was saved since shortly before the last
-    run); campaigns run from `start` on. The KPI benchmark keeps the fixed default; the load benchmark ends the data today.
+    run); campaigns run from `start` on. The KPI benchmark keeps the fixed default; the load benchmark
+    ends the data today.
     """
     from django.core.management import call_command
 

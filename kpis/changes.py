@@ -216,7 +216,7 @@ def _customer_parts(customers: list[int], window: tuple[datetime.date, datetime.
         date_from=window[0],
         date_to=window[1],
         source=engine.counted_source(customers),
-        costs=False,
+        sums_only=True,
     )
     return {
         (scope_type, scope_id, period_type, start): parts

@@ -461,18 +461,18 @@ def compute_calendar(
     date_from: datetime.date,
     date_to: datetime.date,
     source: Source | None = None,
-    costs: bool = True,
+    sums_only: bool = False,
 ) -> dict[str, dict[str, dict[tuple[int, datetime.date], Parts]]]:
     """Parts of every scope type for the months, quarters and years starting in [date_from, date_to),
     all period types from the same passes over the deals: period type → scope type → parts.
 
     Reads the deals as they are unless given another `source` (KPI runs read the counted deals).
-    Without `costs`, only what the deals give: no campaign or bonus cost (the parts that are not sums
-    over customers).
+    With `sums_only`, only the parts that are sums over customers: no cycle median, campaign or bonus
+    cost.
     """
     window = calendar_window(scope_types, date_from, date_to, source or live_source(with_segment=True))
-    window.passes()
-    computed = window.with_costs() if costs else window.found()
+    window.passes(medians=not sums_only)
+    computed = window.found() if sums_only else window.with_costs()
     return dict(zip(PeriodType.values, computed, strict=True))
 
 
@@ -537,10 +537,11 @@ class _Window:
         self.days = dialect.days_between("d.created_on", "d.closed_on")
         self.results = [[defaultdict(Parts) for _ in scope_types] for _ in self.targets]
 
-    def passes(self) -> None:
+    def passes(self, *, medians: bool = True) -> None:
         """Every pass over the deals, one after the other."""
         self.closed_deals()
-        self.cycle_medians()
+        if medians:
+            self.cycle_medians()
         self.created_deals()
         self.customers()
         self.acquired_customers()
