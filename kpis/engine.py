@@ -817,8 +817,10 @@ def _campaign_costs(results, scope_type, periods, j, starts, scope_ids, campaign
         # A team carries each campaign's cost in proportion to the revenue it won through it.
         revenue: dict = defaultdict(Decimal)
         by_team: dict = defaultdict(Decimal)
+        divisor, starts_of = periods.divisor(j), {}
         for campaign_id, team_id, number, amount in team_revenue:
-            start = periods.start(j, number // periods.divisor(j))
+            if (start := starts_of.get(number)) is None:
+                start = starts_of[number] = periods.start(j, number // divisor)
             revenue[(campaign_id, start)] += amount  # deals without a team count in the campaign's total
             if team_id is not None:
                 by_team[(campaign_id, team_id, start)] += amount

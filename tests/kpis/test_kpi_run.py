@@ -140,6 +140,22 @@ def test_too_many_changed_customers_are_recomputed_by_year(settings):
     assert nonzero(stored()) == expected_from_engine()
 
 
+def test_a_range_run_recomputes_its_years_and_those_of_the_changes_since(settings):
+    settings.KPI_CHANGES_MARGIN_SECONDS = 0
+    build_fixture()
+    services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+    sales.deal_delete(actor=None, deal=Deal.objects.get(closed_on=D(2023, 11, 5)))  # outside the range
+
+    run = services.kpi_run_start(
+        trigger=KpiRun.Trigger.COMMAND, date_from=D(2024, 4, 1), date_to=D(2024, 7, 1), in_process=True
+    )
+
+    assert run.status == KpiRun.Status.SUCCEEDED and not run.full
+    assert {shard.window_from.year for shard in run.shards.all()} >= {2023, 2024}
+    assert not run.shards.filter(changes=True).exists()
+    assert nonzero(stored()) == expected_from_engine()
+
+
 def test_after_a_run_that_recomputed_periods_and_failed_the_next_one_recomputes_everything():
     build_fixture()
     services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
