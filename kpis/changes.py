@@ -65,15 +65,35 @@ def _as_counted(customers: list[int] | None) -> str:
 def count_deals(customers: list[int] | None = None) -> None:
     """Copies the deals (all, or those of the customers given) into CountedDeal, replacing what it held
     of them."""
+    insert = f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {_as_counted(customers)}"
     with connection.cursor() as cursor:
-        if customers is None and connection.vendor == "postgresql":
-            cursor.execute("TRUNCATE kpis_counteddeal")
-        else:
+        if customers is not None or connection.vendor != "postgresql":
             where = "" if customers is None else f" WHERE customer_id IN ({_ids(customers)})"
             cursor.execute(f"DELETE FROM kpis_counteddeal{where}")
-        cursor.execute(f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {_as_counted(customers)}")
-        if customers is None and connection.vendor == "postgresql":
-            cursor.execute("ANALYZE kpis_counteddeal")  # the runs' plans depend on its statistics
+            cursor.execute(insert)
+            return
+        # Every deal: into an empty table without its indexes, which are built afterwards (half the
+        # time of keeping them up to date row by row); then statistics for the runs' plans.
+        cursor.execute(
+            "SELECT i.indexname, i.indexdef, c.conname FROM pg_indexes i"
+            " LEFT JOIN pg_constraint c ON c.conname = i.indexname AND c.contype = 'p'"
+            " WHERE i.schemaname = current_schema() AND i.tablename = 'kpis_counteddeal'"
+        )
+        indexes = cursor.fetchall()
+        cursor.execute("TRUNCATE kpis_counteddeal")
+        for name, _definition, constraint in indexes:
+            if constraint:
+                cursor.execute(f'ALTER TABLE kpis_counteddeal DROP CONSTRAINT "{name}"')
+            else:
+                cursor.execute(f'DROP INDEX "{name}"')
+        cursor.execute(insert)
+        for name, definition, constraint in indexes:
+            cursor.execute(definition)
+            if constraint:
+                cursor.execute(
+                    f'ALTER TABLE kpis_counteddeal ADD CONSTRAINT "{name}" PRIMARY KEY USING INDEX "{name}"'
+                )
+        cursor.execute("ANALYZE kpis_counteddeal")
 
 
 def changed_customers(since: datetime.datetime) -> set[int]:
