@@ -43,7 +43,10 @@ SCOPE_FIELDS = {
 }
 # What the cycle median of a (scope, period) depends on, of each of its deals.
 MEDIAN_FACTS = ["stage", "created_on", "closed_on", *SCOPE_FIELDS.values()]
-FRESH = "kpis_fresh_deals"  # a temporary table: the changed customers' deals as they are now
+FRESH = "kpis_fresh_deals"
+COSTED = (
+    engine.COSTED_SCOPES | engine.BONUS_COSTED_SCOPES
+)  # a temporary table: the changed customers' deals as they are now
 
 Key = tuple[str, int, str, datetime.date]  # scope type, scope id, period type, period start
 
@@ -154,12 +157,14 @@ def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> int:
     # The versions of the won deals that changed: their cycles move medians, their amounts campaign costs.
     won = [row for row in versions if row["stage"] == "won" and row["closed_on"]]
     median_keys = {key for row in won if _cycle_moved(row, before, fresh) for key in _keys(row)}
-    cost_years = {day.year for day in cost_days} | {
-        row["closed_on"].year for row in won if row["campaign_id"]
+    cost_periods = {
+        (period_type, engine.period_start(period_type, day))
+        for day in cost_days | {row["closed_on"] for row in won if row["campaign_id"]}
+        for period_type in PeriodType.values
     }
 
     keys = {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)} | median_keys
-    stored = _stored(keys, cost_years)
+    stored = _stored(keys, cost_periods)
     result: dict[Key, Parts] = {}
     for key in keys:
         parts = result[key] = _copy(stored.get(key)) or engine.empty_parts(key[0])
@@ -170,7 +175,7 @@ def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> int:
                 setattr(parts, name, getattr(parts, name) + change)
     for key, median in _medians(median_keys).items():
         result[key].cycle_days_median = median
-    for key, (campaign_cost, bonus_cost) in _costs(cost_years, stored).items():
+    for key, (campaign_cost, bonus_cost) in _costs(cost_periods, stored).items():
         parts = result.get(key) or _copy(stored.get(key)) or engine.empty_parts(key[0])
         parts.campaign_cost, parts.bonus_cost = campaign_cost, bonus_cost
         result[key] = parts
@@ -258,8 +263,8 @@ def _keys(facts: dict) -> list[Key]:
     ]
 
 
-def _stored(keys: set[Key], cost_years: set[int]) -> dict[Key, KpiValue]:
-    """The stored rows of `keys`, and every costed scope's rows of the years given."""
+def _stored(keys: set[Key], cost_periods: set[tuple[str, datetime.date]]) -> dict[Key, KpiValue]:
+    """The stored rows of `keys`, and every costed scope's rows of the periods given."""
     wanted: dict[tuple[str, str], tuple[set, set]] = defaultdict(lambda: (set(), set()))
     for scope_type, scope_id, period_type, start in keys:
         ids, starts = wanted[(scope_type, period_type)]
@@ -270,15 +275,14 @@ def _stored(keys: set[Key], cost_years: set[int]) -> dict[Key, KpiValue]:
         condition |= Q(
             scope_type=scope_type, period_type=period_type, scope_id__in=ids, period_start__in=starts
         )
-    for year in cost_years:
-        condition |= Q(
-            scope_type__in=engine.COSTED_SCOPES | engine.BONUS_COSTED_SCOPES,
-            period_start__gte=datetime.date(year, 1, 1),
-            period_start__lt=datetime.date(year + 1, 1, 1),
-        )
-    rows = KpiValue.objects.filter(condition)
-    found = {(v.scope_type, v.scope_id, v.period_type, v.period_start): v for v in rows}
-    return {key: row for key, row in found.items() if key in keys or key[3].year in cost_years}
+    for period_type in PeriodType.values:
+        if starts := {start for kind, start in cost_periods if kind == period_type}:
+            condition |= Q(scope_type__in=COSTED, period_type=period_type, period_start__in=starts)
+    found = {
+        (v.scope_type, v.scope_id, v.period_type, v.period_start): v
+        for v in KpiValue.objects.filter(condition)
+    }
+    return {key: row for key, row in found.items() if key in keys or (key[2], key[3]) in cost_periods}
 
 
 def _copy(row: KpiValue | None) -> Parts | None:
@@ -309,38 +313,33 @@ def _medians(keys: set[Key]) -> dict[Key, object]:
     return medians
 
 
-def _costs(years: set[int], stored: dict[Key, KpiValue]) -> dict[Key, tuple]:
-    """The campaign and bonus costs of every costed row of the years given, as a full run computes them:
-    what the costs give, and zero for the stored rows they no longer reach."""
+def _costs(periods: set[tuple[str, datetime.date]], stored: dict[Key, KpiValue]) -> dict[Key, tuple]:
+    """The campaign and bonus costs of every costed row of the periods given, as a full run computes
+    them: what the costs give, and zero for the stored rows they no longer reach. One computation per
+    period type, over the periods from the first to the last one given."""
     costs: dict[Key, tuple] = {}
-    scope_types = sorted(engine.COSTED_SCOPES | engine.BONUS_COSTED_SCOPES)
-    for first, last in _runs(sorted(years)):  # consecutive years in one computation: one read
-        computation = engine.calendar_window(
-            scope_types, datetime.date(first, 1, 1), datetime.date(last + 1, 1, 1), engine.counted_source()
+    for period_type in PeriodType.values:
+        starts = [start for kind, start in periods if kind == period_type]
+        if not starts:
+            continue
+        computed = engine.period_costs(
+            sorted(COSTED),
+            period_type,
+            min(starts),
+            max(starts) + datetime.timedelta(days=1),
+            engine.counted_source(),
         )
-        computed = computation.with_costs()
-        for j, period_type in enumerate(PeriodType.values):
-            for scope_type, values in computed[j].items():
-                for (scope_id, start), parts in values.items():
+        for scope_type, values in computed.items():
+            for (scope_id, start), parts in values.items():
+                if (period_type, start) in periods:
                     costs[(scope_type, scope_id, period_type, start)] = (
                         parts.campaign_cost,
                         parts.bonus_cost,
                     )
     for key in stored:
-        if key[3].year in years and key[0] in scope_types and key not in costs:
+        if (key[2], key[3]) in periods and key[0] in COSTED and key not in costs:
             costs[key] = (engine.empty_parts(key[0]).campaign_cost, Parts().bonus_cost)
     return costs
-
-
-def _runs(years: list[int]) -> list[tuple[int, int]]:
-    """Sorted years as runs of consecutive ones: [2023, 2024, 2026] → [(2023, 2024), (2026, 2026)]."""
-    runs: list[tuple[int, int]] = []
-    for year in years:
-        if runs and runs[-1][1] == year - 1:
-            runs[-1] = (runs[-1][0], year)
-        else:
-            runs.append((year, year))
-    return runs
 
 
 def _write(changed: dict[Key, Parts], stored: dict[Key, KpiValue]) -> None:

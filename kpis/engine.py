@@ -470,7 +470,8 @@ def compute_calendar(
     With `sums_only`, only the parts that are sums over customers: no cycle median, campaign or bonus
     cost.
     """
-    window = calendar_window(scope_types, date_from, date_to, source or live_source(with_segment=True))
+    periods = Periods(Dialect(connection.vendor), PeriodType.values)
+    window = _Window(scope_types, periods, date_from, date_to, source or live_source(with_segment=True))
     window.passes(medians=not sums_only)
     computed = window.found() if sums_only else window.with_costs()
     return dict(zip(PeriodType.values, computed, strict=True))
@@ -485,11 +486,11 @@ def cycle_medians(scope_types, period_type, date_from, date_to, source: Source) 
     return window.found()[0]
 
 
-def calendar_window(scope_types, date_from, date_to, source: Source) -> _Window:
-    """A computation of the calendar periods (month, quarter, year) that start in [date_from, date_to)."""
-    return _Window(
-        scope_types, Periods(Dialect(connection.vendor), PeriodType.values), date_from, date_to, source
-    )
+def period_costs(scope_types, period_type, date_from, date_to, source: Source) -> dict[str, dict]:
+    """The campaign and bonus costs alone, of the periods of one type that start in [date_from, date_to):
+    scope type → (scope id, period start) → parts with only the costs set."""
+    periods = Periods(Dialect(connection.vendor), [period_type])
+    return _Window(scope_types, periods, date_from, date_to, source).with_costs()[0]
 
 
 class _Window:

@@ -115,6 +115,14 @@ class CountedDeal(models.Model):
 
     class Meta:
         verbose_name = _("counted deal")
+        # The won campaign deals of a few periods, read by an incremental run for the campaign costs.
+        indexes = [
+            models.Index(
+                fields=["closed_on"],
+                condition=Q(stage="won", campaign_id__isnull=False),
+                name="counteddeal_campaign_won_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"deal {self.id} as counted"
