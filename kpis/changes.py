@@ -7,8 +7,8 @@ now minus what they gave when the rows were computed. `CountedDeal` holds the de
 rows count them; an incremental run computes the changed customers' parts from their counted deals,
 copies their deals again, computes their parts again, and adds the difference, all in one
 transaction. The other three are recomputed where they can have moved: the cycle median of each
-(scope, period) whose won deals' cycles changed, and the campaign and bonus costs of each year in
-which a won campaign deal, a campaign or an approved bonus changed.
+(scope, period) whose won deals' cycles changed, and the campaign and bonus costs of each month,
+quarter and year in which a won campaign deal, a campaign or an approved bonus changed.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ Key = tuple[str, int, str, datetime.date]  # scope type, scope id, period type, 
 def _as_counted(customers: list[int] | None) -> str:
     """SQL: the deals (all, or the customers') in CountedDeal's columns, with each customer's segment
     and first win."""
-    where = "" if customers is None else f" AND customer_id IN ({_ids(customers)})"
+    where = "" if customers is None else f" AND customer_id IN ({engine.id_list(customers)})"
     return f"""
         SELECT d.id, d.customer_id, c.segment_id, d.rep_id, d.team_id, d.campaign_id, d.touch_point_id,
             d.category_id, d.stage, d.amount, d.cost, d.created_on, d.closed_on,
@@ -71,7 +71,7 @@ def count_deals(customers: list[int] | None = None) -> None:
     insert = f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {_as_counted(customers)}"
     with connection.cursor() as cursor:
         if customers is not None or connection.vendor != "postgresql":
-            where = "" if customers is None else f" WHERE customer_id IN ({_ids(customers)})"
+            where = "" if customers is None else f" WHERE customer_id IN ({engine.id_list(customers)})"
             cursor.execute(f"DELETE FROM kpis_counteddeal{where}")
             cursor.execute(insert)
             return
@@ -119,7 +119,7 @@ def changed_customers(since: datetime.datetime) -> set[int]:
 
 def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> int:
     """Brings the stored rows and CountedDeal up to date with the deals of `customers`, and recomputes
-    the costs of the years of `cost_days` (campaigns or approved bonuses changed); returns the number
+    the costs of the periods of `cost_days` (campaigns or approved bonuses changed); returns the number
     of rows written. Run it in a transaction: the rows must never show one half of it.
 
     The customers' deals are read once, into a temporary table, and compared with their counted deals:
@@ -142,11 +142,12 @@ def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> int:
         last = max(row[day] for rows in (before, fresh) for row in rows.values() for day in DATES if row[day])
         window = (first, datetime.date(last.year + 2, 1, 1))  # the year after: its retention, churn
         old = _customer_parts(customers, window)
+        ids = engine.id_list(customers)
         with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM kpis_counteddeal WHERE customer_id IN ({_ids(customers)})")
+            cursor.execute(f"DELETE FROM kpis_counteddeal WHERE customer_id IN ({ids})")
             cursor.execute(
                 f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)})"
-                f" SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE customer_id IN ({_ids(customers)})"
+                f" SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE customer_id IN ({ids})"
             )
         new = _customer_parts(customers, window)
     else:
@@ -193,7 +194,9 @@ def _rows(table: str, customers: list[int]) -> dict[int, dict]:
     """The customers' deals in `table`, by id, as comparable dicts (dates as dates)."""
     dialect = engine.Dialect(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE customer_id IN ({_ids(customers)})")
+        cursor.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE customer_id IN ({engine.id_list(customers)})"
+        )
         rows = [dict(zip(COLUMNS, values, strict=True)) for values in cursor.fetchall()]
     for row in rows:
         for day in DATES:
@@ -218,10 +221,6 @@ def _cycle_moved(row: dict, before: dict, fresh: dict) -> bool:
     if None in versions:
         return True
     return any(versions[0][name] != versions[1][name] for name in MEDIAN_FACTS)
-
-
-def _ids(customers: list[int]) -> str:
-    return ", ".join(str(int(c)) for c in customers) or "NULL"
 
 
 def deal_days(customers: list[int]) -> set[datetime.date]:

@@ -5,8 +5,9 @@ deals, their cycle medians, created deals, distinct active customers, first wins
 and bonus costs, returning the parts of every (scope, period) in a date window. Every scope type is
 grouped in the same statement (`Grouping`), and months, quarters and years come from the same rows
 (`Periods`). The same code computes calendar periods for storage (`compute_calendar`, one year per KPI
-run shard) and any other date range on demand (`compute_scopes`). Plain SQL, with the few differences
-between PostgreSQL and SQLite kept in `Dialect` and `Grouping`.
+run shard, reading the deals as the stored rows count them) and any other date range on demand
+(`compute_scopes`, reading the deals as they are): `Source` says where the deals are read. Plain
+SQL, with the few differences between PostgreSQL and SQLite kept in `Dialect` and `Grouping`.
 """
 
 from __future__ import annotations
@@ -73,7 +74,12 @@ class Source:
         """SQL: the condition of the customers read (their ids inlined: integers, and never too many)."""
         if self.customers is None:
             return ""
-        return f" AND d.customer_id IN ({', '.join(str(int(c)) for c in self.customers) or 'NULL'})"
+        return f" AND d.customer_id IN ({id_list(self.customers)})"
+
+
+def id_list(ids) -> str:
+    """SQL: ids inlined as a list, for IN (…): integers only, so nothing else can get in."""
+    return ", ".join(str(int(i)) for i in ids) or "NULL"
 
 
 def live_source(*, with_segment: bool) -> Source:
