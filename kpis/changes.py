@@ -13,6 +13,7 @@ quarter and year in which a won campaign deal, a campaign or an approved bonus c
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections import defaultdict
 
@@ -126,38 +127,20 @@ def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> int:
     only the customers with a difference are computed, and only from the first day that differs on
     (nothing before it can have moved).
     """
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {FRESH}")  # left by a failure outside a transaction
-        cursor.execute(f"CREATE TEMPORARY TABLE {FRESH} AS {_as_counted(customers)}")
-    before, fresh = _rows("kpis_counteddeal", customers), _rows(FRESH, customers)
-    changed = [
-        deal_id for deal_id in before.keys() | fresh.keys() if before.get(deal_id) != fresh.get(deal_id)
-    ]
-    versions = [row for deal_id in changed for row in (before.get(deal_id), fresh.get(deal_id)) if row]
-    customers = sorted({row["customer_id"] for row in versions})
-    if customers:
-        first = min(
-            day for deal_id in changed for day in _days_moved(before.get(deal_id), fresh.get(deal_id))
-        )
-        last = max(row[day] for rows in (before, fresh) for row in rows.values() for day in DATES if row[day])
-        window = (first, datetime.date(last.year + 2, 1, 1))  # the year after: its retention, churn
-        old = _customer_parts(customers, window)
-        ids = engine.id_list(customers)
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM kpis_counteddeal WHERE customer_id IN ({ids})")
-            cursor.execute(
-                f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)})"
-                f" SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE customer_id IN ({ids})"
-            )
-        new = _customer_parts(customers, window)
-    else:
-        old = new = {}
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {FRESH}")
+    with _fresh_deals(customers):
+        before, fresh = _rows("kpis_counteddeal", customers), _rows(FRESH, customers)
+        changed = {
+            deal_id: (before.get(deal_id), fresh.get(deal_id))
+            for deal_id in before.keys() | fresh.keys()
+            if before.get(deal_id) != fresh.get(deal_id)
+        }
+        old, new = _recount(changed, [*before.values(), *fresh.values()])
 
     # The versions of the won deals that changed: their cycles move medians, their amounts campaign costs.
-    won = [row for row in versions if row["stage"] == "won" and row["closed_on"]]
-    median_keys = {key for row in won if _cycle_moved(row, before, fresh) for key in _keys(row)}
+    won = [
+        row for pair in changed.values() for row in pair if row and row["stage"] == "won" and row["closed_on"]
+    ]
+    median_keys = {key for row in won if _cycle_moved(*changed[row["id"]]) for key in _keys(row)}
     cost_periods = {
         (period_type, engine.period_start(period_type, day))
         for day in cost_days | {row["closed_on"] for row in won if row["campaign_id"]}
@@ -190,6 +173,39 @@ def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> int:
     return len(written)
 
 
+@contextlib.contextmanager
+def _fresh_deals(customers: list[int]):
+    """The customers' deals as they are now, in a temporary table: read once, so that what is compared
+    with the counted deals is what is counted. (A failure rolls the table back with the transaction.)"""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {FRESH}")  # left by a failure outside a transaction
+        cursor.execute(f"CREATE TEMPORARY TABLE {FRESH} AS {_as_counted(customers)}")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {FRESH}")
+
+
+def _recount(changed: dict[int, tuple], rows: list[dict]) -> tuple[dict[Key, Parts], dict[Key, Parts]]:
+    """Counts the deals of the customers with a changed deal again, from the temporary table; returns
+    their parts before and after, in the periods from the first day a change can have moved on to the
+    year after the last day of their deals (whose first periods' retention and churn depend on it)."""
+    customers = sorted({row["customer_id"] for pair in changed.values() for row in pair if row})
+    if not customers:
+        return {}, {}
+    first = min(day for old, new in changed.values() for day in _days_moved(old, new))
+    last = max(row[day] for row in rows if row["customer_id"] in customers for day in DATES if row[day])
+    window = (first, datetime.date(last.year + 2, 1, 1))
+    old = _customer_parts(customers, window)
+    ids = engine.id_list(customers)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM kpis_counteddeal WHERE customer_id IN ({ids})")
+        cursor.execute(
+            f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)})"
+            f" SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE customer_id IN ({ids})"
+        )
+    return old, _customer_parts(customers, window)
+
+
 def _rows(table: str, customers: list[int]) -> dict[int, dict]:
     """The customers' deals in `table`, by id, as comparable dicts (dates as dates)."""
     dialect = engine.Dialect(connection.vendor)
@@ -215,12 +231,9 @@ def _days_moved(old: dict | None, new: dict | None) -> list[datetime.date]:
     return [version[day] for version in versions for day in moved if version[day]]
 
 
-def _cycle_moved(row: dict, before: dict, fresh: dict) -> bool:
+def _cycle_moved(old: dict | None, new: dict | None) -> bool:
     """Whether a deal's two versions differ in what a cycle median depends on."""
-    versions = [before.get(row["id"]), fresh.get(row["id"])]
-    if None in versions:
-        return True
-    return any(versions[0][name] != versions[1][name] for name in MEDIAN_FACTS)
+    return old is None or new is None or any(old[name] != new[name] for name in MEDIAN_FACTS)
 
 
 def deal_days(customers: list[int]) -> set[datetime.date]:
