@@ -305,18 +305,9 @@ def _medians(keys: set[Key]) -> dict[Key, object]:
     """The cycle median of each (scope, period) given, over all counted deals: one pass per period type,
     over the periods from the first to the last one asked for."""
     medians: dict[Key, object] = dict.fromkeys(keys)
-    for period_type in PeriodType.values:
-        starts = [key[3] for key in keys if key[2] == period_type]
-        if not starts:
-            continue
+    for period_type, first, end in _spans((key[2], key[3]) for key in keys):
         scope_types = sorted({key[0] for key in keys if key[2] == period_type})
-        found = engine.cycle_medians(
-            scope_types,
-            period_type,
-            min(starts),
-            max(starts) + datetime.timedelta(days=1),
-            engine.counted_source(),
-        )
+        found = engine.cycle_medians(scope_types, period_type, first, end, engine.counted_source())
         for scope_type, values in found.items():
             for (scope_id, start), parts in values.items():
                 key = (scope_type, scope_id, period_type, start)
@@ -325,22 +316,22 @@ def _medians(keys: set[Key]) -> dict[Key, object]:
     return medians
 
 
+def _spans(periods) -> list[tuple[str, datetime.date, datetime.date]]:
+    """Per period type, the starts of the (period type, start) pairs given as a span [first, last]:
+    (period type, first start, the day after the last start)."""
+    starts: dict[str, list[datetime.date]] = defaultdict(list)
+    for period_type, start in periods:
+        starts[period_type].append(start)
+    return [(kind, min(days), max(days) + datetime.timedelta(days=1)) for kind, days in starts.items()]
+
+
 def _costs(periods: set[tuple[str, datetime.date]], stored: dict[Key, KpiValue]) -> dict[Key, tuple]:
     """The campaign and bonus costs of every costed row of the periods given, as a full run computes
     them: what the costs give, and zero for the stored rows they no longer reach. One computation per
     period type, over the periods from the first to the last one given."""
     costs: dict[Key, tuple] = {}
-    for period_type in PeriodType.values:
-        starts = [start for kind, start in periods if kind == period_type]
-        if not starts:
-            continue
-        computed = engine.period_costs(
-            sorted(COSTED),
-            period_type,
-            min(starts),
-            max(starts) + datetime.timedelta(days=1),
-            engine.counted_source(),
-        )
+    for period_type, first, end in _spans(periods):
+        computed = engine.period_costs(sorted(COSTED), period_type, first, end, engine.counted_source())
         for scope_type, values in computed.items():
             for (scope_id, start), parts in values.items():
                 if (period_type, start) in periods:
