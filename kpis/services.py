@@ -83,10 +83,10 @@ def kpi_run_plan(*, run_id: int, in_process: bool = False) -> None:
     """Works out what to recompute, brings the counted deals and first wins up to date where the run
     recomputes periods, creates the shards and starts them.
 
-    A full run (and a run after a failed one that left periods half written) recomputes every year; a
-    run over a date range the years of the range and of the changes; an incremental run has one shard
-    that applies the changed customers' differences (`kpis.changes`), unless so many customers changed
-    that recomputing their years is cheaper. Idempotent: a run that already has shards only has its
+    A full run (and a run after a failed one that left periods half written, or after changes to more
+    customers than KPI_CHANGES_MAX_CUSTOMERS) recomputes every year; a run over a date range the years
+    of the range and of the changes; an incremental run has one shard that applies the changed
+    customers' differences (`kpis.changes`). Idempotent: a run that already has shards only has its
     unfinished shards enqueued again.
     """
     with transaction.atomic():
@@ -135,8 +135,9 @@ def kpi_run_plan(*, run_id: int, in_process: bool = False) -> None:
 def _plan(run: KpiRun) -> tuple[dict[str, tuple[datetime.date, datetime.date]], bool]:
     """The window of period starts to recompute for each period type, and whether one shard applies the
     changes as differences instead of recomputing the windows."""
-    since = _changes_since(run)
-    if run.full or since is None:
+    since = None if run.full else _changes_since(run)
+    customers = sorted(changes.changed_customers(since)) if since else []
+    if since is None or len(customers) > settings.KPI_CHANGES_MAX_CUSTOMERS:
         run.full = True
         run.save(update_fields=["full"])
         changes.count_deals()
@@ -149,19 +150,16 @@ def _plan(run: KpiRun) -> tuple[dict[str, tuple[datetime.date, datetime.date]], 
         if (bonus_costs := engine.bonus_cost_source()) is not None:
             days += bonus_costs.period_bounds()
         return (_windows_covering(days) if days else {}), False
-    customers = sorted(changes.changed_customers(since))
     # Every day of the changed customers' deals, as counted and as they are now (a new segment or
     # first win moves all of them), and of the costs that changed.
     days = changes.deal_days(customers) | cost_days_since(since)
     engine.refresh_first_wins(customers)
-    ranged = run.date_from is not None and run.date_to is not None
-    if not ranged and len(customers) <= settings.KPI_CHANGES_MAX_CUSTOMERS:
+    if run.date_from is None or run.date_to is None:
         return _windows_covering(days), True
-    # Too many to apply one by one (or a range to recompute anyway): recompute their years, from
-    # their counted deals brought up to date.
+    # A range to recompute: its years and those of the changed customers' deals, from their counted
+    # deals brought up to date.
     changes.count_deals(customers)
-    if ranged:
-        days |= {run.date_from, run.date_to - datetime.timedelta(days=1)}
+    days |= {run.date_from, run.date_to - datetime.timedelta(days=1)}
     return _windows_covering(days), False
 
 

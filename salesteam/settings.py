@@ -290,8 +290,8 @@ KPI_FOLLOW_UP_STALE_SECONDS = env_int("KPI_FOLLOW_UP_STALE_SECONDS", 30 * 60)
 # Where the KPI engine finds the approved bonus cost that net margin subtracts (a module with
 # costs(start=, end=) and days_changed_since(since)); empty for none.
 # An incremental run applies the changed customers' differences (kpis.changes) up to this many changed
-# customers, and recomputes their years beyond. It looks for changes from a little before the last
-# successful run started, for a deal saved before but committed after that moment.
+# customers, and recomputes everything beyond (a large import, say). It looks for changes from a little
+# before the last successful run started, for a deal saved before but committed after that moment.
 KPI_CHANGES_MAX_CUSTOMERS = env_int("KPI_CHANGES_MAX_CUSTOMERS", 10_000)
 KPI_CHANGES_MARGIN_SECONDS = env_int("KPI_CHANGES_MARGIN_SECONDS", 10 * 60)
 KPI_BONUS_COSTS = "incentives.kpi_costs"
