@@ -34,20 +34,16 @@ COLUMNS = [
     "category_id", "stage", "amount", "cost", "created_on", "closed_on", "first_won_on", "first_win",
 ]  # fmt: skip
 DATES = ("created_on", "closed_on", "first_won_on")
+# The column of each scope's id on a counted deal (the company has none), as the engine reads it.
 SCOPE_FIELDS = {
-    ScopeType.TEAM: "team_id",
-    ScopeType.REP: "rep_id",
-    ScopeType.SEGMENT: "segment_id",
-    ScopeType.CATEGORY: "category_id",
-    ScopeType.CAMPAIGN: "campaign_id",
-    ScopeType.TOUCH_POINT: "touch_point_id",
+    scope_type: engine.counted_source().scope_column(scope_type).removeprefix("d.")
+    for scope_type in ScopeType.values
+    if scope_type != ScopeType.COMPANY
 }
 # What the cycle median of a (scope, period) depends on, of each of its deals.
 MEDIAN_FACTS = ["stage", "created_on", "closed_on", *SCOPE_FIELDS.values()]
-FRESH = "kpis_fresh_deals"
-COSTED = (
-    engine.COSTED_SCOPES | engine.BONUS_COSTED_SCOPES
-)  # a temporary table: the changed customers' deals as they are now
+FRESH = "kpis_fresh_deals"  # a temporary table: the changed customers' deals as they are now
+COSTED = engine.COSTED_SCOPES | engine.BONUS_COSTED_SCOPES  # the scope types that carry costs
 
 Key = tuple[str, int, str, datetime.date]  # scope type, scope id, period type, period start
 
@@ -66,10 +62,11 @@ def _as_counted(customers: list[int] | None) -> str:
         WHERE 1 = 1{where.replace("customer_id", "d.customer_id")}"""
 
 
-def count_deals(customers: list[int] | None = None) -> None:
+def count_deals(customers: list[int] | None = None, *, rows: str | None = None) -> None:
     """Copies the deals (all, or those of the customers given) into CountedDeal, replacing what it held
-    of them."""
-    insert = f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {_as_counted(customers)}"
+    of them; `rows` is an SQL query of them in CountedDeal's columns, read from the deal table if not
+    given."""
+    insert = f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {rows or _as_counted(customers)}"
     with connection.cursor() as cursor:
         if customers is not None or connection.vendor != "postgresql":
             where = "" if customers is None else f" WHERE customer_id IN ({engine.id_list(customers)})"
@@ -196,13 +193,8 @@ def _recount(changed: dict[int, tuple], rows: list[dict]) -> tuple[dict[Key, Par
     last = max(row[day] for row in rows if row["customer_id"] in customers for day in DATES if row[day])
     window = (first, datetime.date(last.year + 2, 1, 1))
     old = _customer_parts(customers, window)
-    ids = engine.id_list(customers)
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM kpis_counteddeal WHERE customer_id IN ({ids})")
-        cursor.execute(
-            f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)})"
-            f" SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE customer_id IN ({ids})"
-        )
+    fresh = f"SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE customer_id IN ({engine.id_list(customers)})"
+    count_deals(customers, rows=fresh)
     return old, _customer_parts(customers, window)
 
 
