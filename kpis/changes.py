@@ -68,33 +68,41 @@ def count_deals(customers: list[int] | None = None, *, rows: str | None = None) 
     given."""
     insert = f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {rows or _as_counted(customers)}"
     with connection.cursor() as cursor:
-        if customers is not None or connection.vendor != "postgresql":
-            where = "" if customers is None else f" WHERE customer_id IN ({engine.id_list(customers)})"
-            cursor.execute(f"DELETE FROM kpis_counteddeal{where}")
+        if customers is not None:
+            cursor.execute(f"DELETE FROM kpis_counteddeal WHERE customer_id IN ({engine.id_list(customers)})")
             cursor.execute(insert)
             return
-        # Every deal: into an empty table without its indexes, which are built afterwards (half the
-        # time of keeping them up to date row by row); then statistics for the runs' plans.
-        cursor.execute(
-            "SELECT i.indexname, i.indexdef, c.conname FROM pg_indexes i"
-            " LEFT JOIN pg_constraint c ON c.conname = i.indexname AND c.contype = 'p'"
-            " WHERE i.schemaname = current_schema() AND i.tablename = 'kpis_counteddeal'"
-        )
-        indexes = cursor.fetchall()
-        cursor.execute("TRUNCATE kpis_counteddeal")
-        for name, _definition, constraint in indexes:
-            if constraint:
-                cursor.execute(f'ALTER TABLE kpis_counteddeal DROP CONSTRAINT "{name}"')
-            else:
-                cursor.execute(f'DROP INDEX "{name}"')
-        cursor.execute(insert)
-        for name, definition, constraint in indexes:
-            cursor.execute(definition)
-            if constraint:
-                cursor.execute(
-                    f'ALTER TABLE kpis_counteddeal ADD CONSTRAINT "{name}" PRIMARY KEY USING INDEX "{name}"'
-                )
-        cursor.execute("ANALYZE kpis_counteddeal")
+        if connection.vendor == "postgresql":
+            _copy_all(cursor, insert)
+        else:
+            cursor.execute("DELETE FROM kpis_counteddeal")
+            cursor.execute(insert)
+
+
+def _copy_all(cursor, insert: str) -> None:
+    """PostgreSQL: every deal into an empty CountedDeal without its indexes, which are built afterwards
+    (half the time of keeping them up to date row by row), in the order of their dates, so that a
+    shard's year is a run of pages it reads through the date indexes; then statistics for the plans."""
+    cursor.execute(
+        "SELECT i.indexname, i.indexdef, c.conname FROM pg_indexes i"
+        " LEFT JOIN pg_constraint c ON c.conname = i.indexname AND c.contype = 'p'"
+        " WHERE i.schemaname = current_schema() AND i.tablename = 'kpis_counteddeal'"
+    )
+    indexes = cursor.fetchall()
+    cursor.execute("TRUNCATE kpis_counteddeal")
+    for name, _definition, constraint in indexes:
+        if constraint:
+            cursor.execute(f'ALTER TABLE kpis_counteddeal DROP CONSTRAINT "{name}"')
+        else:
+            cursor.execute(f'DROP INDEX "{name}"')
+    cursor.execute(f"{insert} ORDER BY COALESCE(d.closed_on, d.created_on)")
+    for name, definition, constraint in indexes:
+        cursor.execute(definition)
+        if constraint:
+            cursor.execute(
+                f'ALTER TABLE kpis_counteddeal ADD CONSTRAINT "{name}" PRIMARY KEY USING INDEX "{name}"'
+            )
+    cursor.execute("ANALYZE kpis_counteddeal")
 
 
 def changed_customers(since: datetime.datetime) -> set[int]:

@@ -64,17 +64,9 @@ class Source:
     first_wins: str
     first_win: str
     segment: str
-    customers: tuple[int, ...] | None = None
 
     def scope_column(self, scope_type: str) -> str:
         return self.segment if scope_type == ScopeType.SEGMENT else SCOPE_COLUMNS[scope_type]
-
-    @property
-    def filter(self) -> str:
-        """SQL: the condition of the customers read (their ids inlined: integers, and never too many)."""
-        if self.customers is None:
-            return ""
-        return f" AND d.customer_id IN ({id_list(self.customers)})"
 
 
 def id_list(ids) -> str:
@@ -96,15 +88,19 @@ def live_source(*, with_segment: bool) -> Source:
 
 
 def counted_source(customers: list[int] | None = None) -> Source:
-    """The deals as the stored KPI rows count them (all, or only the customers given)."""
+    """The deals as the stored KPI rows count them (all, or only the customers given: their few deals
+    are read first, by customer, and the passes' dates filter those, never a year of deals)."""
+    deals = "kpis_counteddeal d"
+    if customers is not None:
+        owned = f"customer_id IN ({id_list(customers)})"
+        deals = f"{Dialect(connection.vendor).fenced(['*'], 'kpis_counteddeal', owned)} d"
     return Source(
-        deals="kpis_counteddeal d",
-        plain="kpis_counteddeal d",
+        deals=deals,
+        plain=deals,
         first_won_on="d.first_won_on",
-        first_wins="kpis_counteddeal d",
+        first_wins=deals,
         first_win="d.first_win",
         segment="d.segment_id",
-        customers=None if customers is None else tuple(customers),
     )
 
 
@@ -529,7 +525,7 @@ class _Window:
         self.ids = [f"{scope} AS s{i}" for i, scope in enumerate(self.scopes) if scope != "0"]
         self.x_scopes = [scope if scope == "0" else f"x.s{i}" for i, scope in enumerate(self.scopes)]
         # Every statement holds `filters` exactly once, so that `params` line up with its placeholders.
-        self.filters, self.params = source.filter, []
+        self.filters, self.params = "", []
         if scope_ids is not None:
             if len(scope_types) != 1:
                 raise ValueError("scope_ids needs a single scope type")
@@ -666,22 +662,22 @@ class _Window:
         """Distinct active customers, those retained from the previous period, and the new ones (first
         win ever in the period).
 
-        Within each scope, each won deal is compared with the customer's won deal just before it: the
+        Within each scope, each won deal is compared with the customer's won deal just before it (in
+        the order of their period numbers: which of a period's deals comes first does not matter): the
         first deal of a period counts the customer as active, and as retained when the one before it
-        falls in the period just before. One sort per scope type, whatever the number of period types.
+        falls in the period just before. One sort per scope type, whatever the number of period types;
+        the segment needs none of its own, since all of a customer's deals are in its segment.
         """
         dialect, periods, fenced, scopes = self.dialect, self.periods, self.dialect.fenced, self.scopes
         won = fenced(
-            [
-                *self.ids, "d.customer_id AS cu", "d.closed_on AS closed_on", "d.id AS id",
-                f"{self.closed} AS n", f"{self.first_won} AS fn",
-            ],
+            [*self.ids, "d.customer_id AS cu", f"{self.closed} AS n", f"{self.first_won} AS fn"],
             self.deals,
             f"d.stage = 'won' AND {self.closed_between(self.prev_lo)}",
-        )  # fmt: skip
+        )
+        per_customer = ("0", self.source.segment)
         lags = [
-            f"LAG(w.n) OVER (PARTITION BY {'w.cu' if scope == '0' else f'w.cu, w.s{i}'}"
-            f" ORDER BY w.closed_on, w.id) AS p{i}"
+            f"LAG(w.n) OVER (PARTITION BY {'w.cu' if scope in per_customer else f'w.cu, w.s{i}'}"
+            f" ORDER BY w.n) AS p{i}"
             for i, scope in enumerate(scopes)
         ]
         scope_ids = [f"w.s{i}" for i, scope in enumerate(scopes) if scope != "0"]
@@ -790,7 +786,7 @@ def _campaign_revenue_by_team(
     sql = f"""
         SELECT d.campaign_id, d.team_id, {number}, SUM({dialect.cents("d.amount")})
         FROM {source.plain}
-        WHERE d.stage = 'won' AND d.campaign_id IS NOT NULL{source.filter}
+        WHERE d.stage = 'won' AND d.campaign_id IS NOT NULL
           AND d.closed_on >= {dialect.literal(lo)} AND d.closed_on < {dialect.literal(hi)}
         GROUP BY 1, 2, 3
     """

@@ -115,13 +115,20 @@ class CountedDeal(models.Model):
 
     class Meta:
         verbose_name = _("counted deal")
-        # The won campaign deals of a few periods, read by an incremental run for the campaign costs.
         indexes = [
+            # A shard reads one year's deals (a full run copies them in date order, so a year is a
+            # run of pages), and its new customers by their first win.
+            models.Index(fields=["closed_on"], name="counteddeal_closed_idx"),
+            models.Index(fields=["created_on"], name="counteddeal_created_idx"),
+            models.Index(
+                fields=["first_won_on"], condition=Q(first_win=True), name="counteddeal_first_win_idx"
+            ),
+            # The won campaign deals of a few periods, read by an incremental run for the campaign costs.
             models.Index(
                 fields=["closed_on"],
                 condition=Q(stage="won", campaign_id__isnull=False),
                 name="counteddeal_campaign_won_idx",
-            )
+            ),
         ]
 
     def __str__(self) -> str:
