@@ -7,7 +7,7 @@ answers 404, like a missing one.
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -176,25 +176,51 @@ def proposals_for(*, user: User) -> QuerySet[Goal]:
     return goal_list(user=user).filter(_proposed_to(user))
 
 
+# What attention_counts counts (the user's running goals under their pace's name), of these statuses.
+ATTENTION_COUNTS = [
+    *Goal.Pace.values,
+    "drafts",
+    "proposals",
+    "others_at_risk",
+    "others_off_track",
+    "waiting_for_me",
+]
+ATTENTION_STATUSES = [Goal.Status.ACTIVE, Goal.Status.DRAFT, Goal.Status.PROPOSED, Goal.Status.SUBMITTED]
+
+
 def attention_counts(*, user: User) -> dict[str, int]:
     """In one query: the user's running goals by pace and their drafts, proposals to answer, goals
-    waiting for their decision (managers and admins), and other people's running goals behind pace."""
-    mine, others, running = _mine(user), _others(user), Q(status=Goal.Status.ACTIVE)
-    counts = {
-        "on_track": mine & running & Q(pace=Goal.Pace.ON_TRACK),
-        "at_risk": mine & running & Q(pace=Goal.Pace.AT_RISK),
-        "off_track": mine & running & Q(pace=Goal.Pace.OFF_TRACK),
-        "drafts": mine & Q(status=Goal.Status.DRAFT),
-        "proposals": _proposed_to(user),
-        "others_at_risk": others & running & Q(pace=Goal.Pace.AT_RISK),
-        "others_off_track": others & running & Q(pace=Goal.Pace.OFF_TRACK),
-    }
+    waiting for their decision (managers and admins), and other people's running goals behind pace.
+
+    The goals are grouped by status, pace and what each condition says of them, so that each condition
+    (some of them subqueries) is written into the query once; the few groups are tallied here.
+    """
+    conditions = {"mine": _mine(user), "owned": Q(owner_user=user)}
     if user.is_admin or user.is_manager:
-        counts["waiting_for_me"] = _waiting_for(user)
-    found = Goal.objects.filter(goal_scope(user)).aggregate(
-        **{name: Count("pk", filter=condition) for name, condition in counts.items()}
+        conditions["waiting"] = _waiting_for(user)
+    groups = (
+        Goal.objects.filter(goal_scope(user), status__in=ATTENTION_STATUSES)
+        .annotate(
+            **{name: ExpressionWrapper(q, output_field=BooleanField()) for name, q in conditions.items()}
+        )
+        .values("status", "pace", *conditions)
+        .annotate(count=Count("pk"))
+        .order_by()
     )
-    return {"waiting_for_me": 0, **found}
+    counts = dict.fromkeys(ATTENTION_COUNTS, 0)
+    for group in groups:
+        status, pace, count = group["status"], group["pace"], group["count"]
+        running = status == Goal.Status.ACTIVE
+        if group["mine"]:
+            if running and pace:  # the user's running goals are counted under their pace's name
+                counts[pace] += count
+            counts["drafts"] += count if status == Goal.Status.DRAFT else 0
+        if group["owned"]:
+            counts["proposals"] += count if status == Goal.Status.PROPOSED else 0
+        elif running and pace in (Goal.Pace.AT_RISK, Goal.Pace.OFF_TRACK):
+            counts[f"others_{pace}"] += count
+        counts["waiting_for_me"] += count if group.get("waiting") else 0
+    return counts
 
 
 def my_day(*, user: User) -> dict:
