@@ -211,15 +211,16 @@ def attention_counts(*, user: User) -> dict[str, int]:
     for group in groups:
         status, pace, count = group["status"], group["pace"], group["count"]
         running = status == Goal.Status.ACTIVE
-        if group["mine"]:
-            if running and pace:  # the user's running goals are counted under their pace's name
-                counts[pace] += count
-            counts["drafts"] += count if status == Goal.Status.DRAFT else 0
-        if group["owned"]:
-            counts["proposals"] += count if status == Goal.Status.PROPOSED else 0
-        elif running and pace in (Goal.Pace.AT_RISK, Goal.Pace.OFF_TRACK):
+        if group["mine"] and running and pace:
+            counts[pace] += count
+        if group["mine"] and status == Goal.Status.DRAFT:
+            counts["drafts"] += count
+        if group["owned"] and status == Goal.Status.PROPOSED:
+            counts["proposals"] += count
+        if not group["owned"] and running and pace in (Goal.Pace.AT_RISK, Goal.Pace.OFF_TRACK):
             counts[f"others_{pace}"] += count
-        counts["waiting_for_me"] += count if group.get("waiting") else 0
+        if group.get("waiting"):
+            counts["waiting_for_me"] += count
     return counts
 
 
