@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kpis.models import PeriodType, ScopeType
+from salesteam.forms import LongSelect
 
 
 class DashboardForm(forms.Form):
@@ -26,6 +27,17 @@ class DashboardForm(forms.Form):
 
     def day(self) -> datetime.date:
         return self.cleaned_data.get("date") or timezone.localdate()
+
+
+def scope_select(*, groups, scope) -> str:
+    """The dashboard's scope picker: the scopes the user may see (`selectors.scope_choices`), grouped by
+    type, the one shown selected. Written by LongSelect: an admin's lists every person in the company."""
+    choices = [
+        (ScopeType(scope_type).label, [(f"{option.type}:{option.id}", option.name) for option in options])
+        for scope_type, options in groups
+        if options
+    ]
+    return LongSelect(attrs={"id": "id_s"}, choices=choices).render("s", f"{scope.type}:{scope.id}")
 
 
 class ExportForm(forms.Form):

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kpis import exports, selectors, services
-from kpis.forms import DashboardForm, ExportForm
+from kpis.forms import DashboardForm, ExportForm, scope_select
 from kpis.models import KpiRun, PeriodType
 
 
@@ -32,7 +32,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context.update(
         form=form,
         periods=PeriodType.choices,
-        scope_choices=selectors.scope_choices(user=request.user),
+        scope_select=scope_select(groups=selectors.scope_choices(user=request.user), scope=scope),
         last_run=selectors.last_run(),
         last_success=selectors.last_successful_run(),
         agenda=selectors.agenda(user=request.user),

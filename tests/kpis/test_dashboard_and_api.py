@@ -1,14 +1,16 @@
 import csv
 import datetime
+import html
 import io
 import json
+import re
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from kpis import services
+from kpis import selectors, services
 from kpis.models import KpiRun
 from salesteam.models import Role
 from tests.factories import DealFactory, MembershipFactory, UserFactory
@@ -64,6 +66,28 @@ def test_manager_sees_the_reps_of_their_team(client, world):
     names = [row["rep"].username for row in page.context["reps"]]
     assert names == ["ann"]  # cas moved to South; bob was never in North
     assert page.context["breakdowns"]
+
+
+def test_scope_picker_offers_what_the_user_may_see_with_the_shown_scope_selected(client, world):
+    north, (ann, bob, _cas) = world["teams"][0], world["reps"]
+    ann.full_name = "Ann <b> & Co"
+    ann.save()
+    client.force_login(world["manager"])
+    text = client.get(reverse("kpis:dashboard"), {"s": f"team:{north.pk}"}).content.decode()
+    start = text.index('<select name="s" id="id_s">')
+    picker = text[start : text.index("</select>", start)]
+
+    options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]*)</option>', picker)
+    offered = [
+        (f"{option.type}:{option.id}", option.name)
+        for _type, group in selectors.scope_choices(user=world["manager"])
+        for option in group
+    ]
+    assert [(value, html.unescape(name)) for value, _selected, name in options] == offered
+    assert [value for value, selected, _name in options if selected] == [f"team:{north.pk}"]
+    assert "Ann &lt;b&gt; &amp; Co" in picker and f"rep:{ann.pk}" in picker
+    assert f"rep:{bob.pk}" not in picker  # never in North
+    assert '<optgroup label="Team">' in picker
 
 
 def test_dashboard_query_count_does_not_grow_with_the_team(client, world, django_assert_max_num_queries):
