@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from kpis import selectors, services
+from kpis import services
 from kpis.models import KpiRun
 from salesteam.models import Role
 from tests.factories import DealFactory, MembershipFactory, UserFactory
@@ -78,11 +78,10 @@ def test_scope_picker_offers_what_the_user_may_see_with_the_shown_scope_selected
     picker = text[start : text.index("</select>", start)]
 
     options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]*)</option>', picker)
-    offered = [
-        (f"{option.type}:{option.id}", option.name)
-        for _type, group in selectors.scope_choices(user=world["manager"])
-        for option in group
-    ]
+    # The company, the manager's team, and by name its rep today and the manager themself.
+    people = sorted([ann, world["manager"]], key=lambda person: person.display_name)
+    offered = [("company:0", "Company"), (f"team:{north.pk}", north.name)]
+    offered += [(f"rep:{person.pk}", person.display_name) for person in people]
     assert [(value, html.unescape(name)) for value, _selected, name in options] == offered
     assert [value for value, selected, _name in options if selected] == [f"team:{north.pk}"]
     assert "Ann &lt;b&gt; &amp; Co" in picker and f"rep:{ann.pk}" in picker
