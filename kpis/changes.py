@@ -50,22 +50,28 @@ Key = tuple[str, int, str, datetime.date]  # scope type, scope id, period type, 
 
 def _as_counted(customers: list[int] | None) -> str:
     """SQL: the deals (all, or the customers') in CountedDeal's columns, with each customer's segment
-    and first win."""
+    and first win: for all deals, from CustomerFirstWin, which a full run brings up to date first (one
+    sort of every won deal instead of two); for some customers, from their deals."""
     where = "" if customers is None else f" AND customer_id IN ({engine.id_list(customers)})"
+    first_wins = (
+        "SELECT customer_id, first_won_on AS closed_on, first_deal_id AS id FROM kpis_customerfirstwin"
+        if customers is None
+        else engine.FIRST_WIN_SELECT.format(where=where)
+    )
     return f"""
         SELECT d.id, d.customer_id, c.segment_id, d.rep_id, d.team_id, d.campaign_id, d.touch_point_id,
             d.category_id, d.stage, d.amount, d.cost, d.created_on, d.closed_on,
             fw.closed_on AS first_won_on, CASE WHEN fw.id = d.id THEN TRUE ELSE FALSE END AS first_win
         FROM salesteam_deal d
         JOIN salesteam_customer c ON c.id = d.customer_id
-        LEFT JOIN ({engine.FIRST_WIN_SELECT.format(where=where)}) fw ON fw.customer_id = d.customer_id
+        LEFT JOIN ({first_wins}) fw ON fw.customer_id = d.customer_id
         WHERE 1 = 1{where.replace("customer_id", "d.customer_id")}"""
 
 
 def count_deals(customers: list[int] | None = None, *, rows: str | None = None) -> None:
     """Copies the deals (all, or those of the customers given) into CountedDeal, replacing what it held
     of them; `rows` is an SQL query of them in CountedDeal's columns, read from the deal table if not
-    given."""
+    given. Copying all deals reads the first wins of CustomerFirstWin: refresh them first."""
     insert = f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {rows or _as_counted(customers)}"
     with connection.cursor() as cursor:
         if customers is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -286,13 +287,18 @@ class Grouping:
     each target period (number // divisor: month, quarter, year), all in SQL; the aggregates must then
     be sums or counts, and the bucket index is the target's. An aggregate given as fn(j) has a variant
     per bucket (or target) j, of which each row gets its own.
+
+    With `nested`, each bucket determines the ones after it (a month its quarter and year): a bucket's
+    sets also group by the later buckets, which changes no group, so that PostgreSQL computes a scope's
+    sets from one sort (month, quarter and year as one rollup) instead of one sort each; for aggregates
+    that cannot be summed from months, like medians.
     """
 
-    def __init__(self, dialect, scopes, buckets, keys=(), divisors=None):
+    def __init__(self, dialect, scopes, buckets, keys=(), divisors=None, nested=False):
         if divisors and len(buckets) != 1:
             raise ValueError("rolling up into target periods needs a single base period column")
         self.dialect, self.scopes, self.buckets, self.keys = dialect, scopes, buckets, list(keys)
-        self.divisors = divisors
+        self.divisors, self.nested = divisors, nested
         self.variants = len(divisors) if divisors else len(buckets)
         self.aggregates: list[list[str]] = []
 
@@ -351,16 +357,17 @@ class Grouping:
         st, bt, s, b = [], [], [], []
         for i, scope in enumerate(self.scopes):
             for j in range(len(self.buckets)):
-                kept = {len(columns) + j} | ({columns.index(scope)} if scope != "0" else set())
+                kept = {len(columns) + k for k in self._bucket_set(j)}
+                kept |= {columns.index(scope)} if scope != "0" else set()
                 mask = sum(1 << (width - 1 - k) for k in range(width) if k not in kept)
                 st.append(f"WHEN {mask} THEN {i}")
                 bt.append(f"WHEN {mask} THEN {j}")
                 s.append(f"WHEN {mask} THEN {'0' if scope == '0' else f'g{columns.index(scope)}'}")
                 b.append(f"WHEN {mask} THEN g{len(columns) + j}")
         sets = ", ".join(
-            "(" + ", ".join([*([scope] if scope != "0" else []), bucket, *self.keys]) + ")"
+            "(" + ", ".join([*([scope] if scope != "0" else []), *buckets, *self.keys]) + ")"
             for scope in self.scopes
-            for bucket in self.buckets
+            for buckets in ([self.buckets[k] for k in self._bucket_set(j)] for j in range(len(self.buckets)))
         )
         inner = ", ".join(
             [
@@ -379,6 +386,10 @@ class Grouping:
             f"SELECT {inner} FROM {source}{condition} GROUP BY GROUPING SETS ({sets})"
             ") sets) decoded WHERE s IS NOT NULL AND b IS NOT NULL"
         )
+
+    def _bucket_set(self, j: int) -> range:
+        """The buckets grouped in bucket j's sets: j alone, or with `nested` j and those after it."""
+        return range(j, len(self.buckets) if self.nested else j + 1)
 
     def expanded(self, source: str, columns: list[str]) -> str:
         """SQLite only: the rows of `source`, once per (scope, bucket), as st, bt, s, b, *columns."""
@@ -511,6 +522,7 @@ class _Window:
         # start of the period before the first.
         self.starts = [periods.starts(j, date_from, date_to) for j in self.targets]
         self.wanted = [set(s) for s in self.starts]
+        self.slots: list[dict[int, datetime.date | None]] = [{} for _ in self.targets]  # number → start
         self.lo = min(periods.first(j, date_from) for j in self.targets)
         self.hi = max(
             (periods.end(j, s[-1]) for j, s in zip(self.targets, self.starts, strict=True) if s),
@@ -557,9 +569,14 @@ class _Window:
         ]
 
     def parts_at(self, i: int, j: int, scope_id, number: int) -> Parts | None:
-        """The parts of scope type i and target j's period `number`; None outside the window."""
-        start = self.periods.start(j, number)
-        return self.results[j][i][(int(scope_id), start)] if start in self.wanted[j] else None
+        """The parts of scope type i and target j's period `number`; None outside the window. (Called
+        for every row the passes return: each period number's start is looked up once.)"""
+        slots = self.slots[j]
+        if number not in slots:
+            start = self.periods.start(j, number)
+            slots[number] = start if start in self.wanted[j] else None
+        start = slots[number]
+        return None if start is None else self.results[j][i][(int(scope_id), start)]
 
     def closed_between(self, lo: datetime.date) -> str:
         day = self.dialect.literal
@@ -621,7 +638,12 @@ class _Window:
             self.deals,
             f"d.stage = 'won' AND {self.closed_between(self.lo)}",
         )
-        grouping = Grouping(self.dialect, self.x_scopes, [self.periods.of(j, "x.n") for j in self.targets])
+        # Each target's period lies within the next one's (month, quarter, year) when each divisor
+        # divides the next: the targets' sets can then nest.
+        nested = all(later % earlier == 0 for earlier, later in itertools.pairwise(self.divisors))
+        grouping = Grouping(
+            self.dialect, self.x_scopes, [self.periods.of(j, "x.n") for j in self.targets], nested=nested
+        )
         if self.dialect.pg:
             grouping.aggregate("percentile_cont(0.5) WITHIN GROUP (ORDER BY x.days)")
             medians = grouping.rows(grouping.select(f"{won} x"), self.params, hashed=False)
