@@ -18,7 +18,7 @@ import datetime
 from collections import defaultdict
 
 from django.db import connection
-from django.db.models import Q, Subquery
+from django.db.models import Max, Min, Q, Subquery
 from django.utils import timezone
 
 from kpis import engine
@@ -243,11 +243,14 @@ def _cycle_moved(old: dict | None, new: dict | None) -> bool:
 
 
 def deal_days(customers: list[int]) -> set[datetime.date]:
-    """Every created and closed day of the customers' deals, counted and live."""
+    """The first and the last created or closed day of the customers' deals, counted and live: the
+    days a run's windows must cover."""
     days: set[datetime.date] = set()
     for model in (CountedDeal, Deal):
-        for row in model.objects.filter(customer_id__in=customers).values_list("created_on", "closed_on"):
-            days.update(day for day in row if day)
+        bounds = model.objects.filter(customer_id__in=customers).aggregate(
+            Min("created_on"), Max("created_on"), Min("closed_on"), Max("closed_on")
+        )
+        days.update(day for day in bounds.values() if day)
     return days
 
 

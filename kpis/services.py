@@ -150,8 +150,8 @@ def _plan(run: KpiRun) -> tuple[dict[str, tuple[datetime.date, datetime.date]], 
         if (bonus_costs := engine.bonus_cost_source()) is not None:
             days += bonus_costs.period_bounds()
         return (_windows_covering(days) if days else {}), False
-    # Every day of the changed customers' deals, as counted and as they are now (a new segment or
-    # first win moves all of them), and of the costs that changed.
+    # The first and last days of the changed customers' deals, as counted and as they are now (a new
+    # segment or first win moves all of them), and the days of the costs that changed.
     days = changes.deal_days(customers) | cost_days_since(since)
     engine.refresh_first_wins(customers)
     if run.date_from is None or run.date_to is None:
