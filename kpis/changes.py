@@ -4,11 +4,12 @@ Every stored part but three is a sum over customers: revenue, costs and counts o
 customer counts too (a customer is active, retained, new or acquired in a scope and period or not,
 whatever other customers do). So the stored rows change by what the changed customers' deals give
 now minus what they gave when the rows were computed. `CountedDeal` holds the deals as the stored
-rows count them; an incremental run computes the changed customers' parts from their counted deals,
-copies their deals again, computes their parts again, and adds the difference, all in one
-transaction. The other three are recomputed where they can have moved: the cycle median of each
-(scope, period) whose won deals' cycles changed, and the campaign and bonus costs of each month,
-quarter and year in which a won campaign deal, a campaign or an approved bonus changed.
+rows count them; an incremental run computes, in one pass over both versions of the changed
+customers' deals (as counted with sign -1, as they are now with +1), what their parts changed by,
+adds that to the stored rows and copies their deals again, all in one transaction. The other three
+are recomputed where they can have moved: the cycle median of each (scope, period) whose won deals'
+cycles changed, and the campaign and bonus costs of each month, quarter and year in which a won
+campaign deal, a campaign or an approved bonus changed.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> int:
             for deal_id in before.keys() | fresh.keys()
             if before.get(deal_id) != fresh.get(deal_id)
         }
-        old, new = _recount(changed, [*before.values(), *fresh.values()])
+        difference = _recount(changed, [*before.values(), *fresh.values()])
 
     # The versions of the won deals that changed: their cycles move medians, their amounts campaign costs.
     won = [
@@ -158,16 +159,15 @@ def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> int:
         for period_type in PeriodType.values
     }
 
-    keys = {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)} | median_keys
+    keys = difference.keys() | median_keys
     stored = _stored(keys, cost_periods)
     result: dict[Key, Parts] = {}
     for key in keys:
         parts = result[key] = _copy(stored.get(key)) or engine.empty_parts(key[0])
-        gone, come = old.get(key), new.get(key)
-        for name in SUMMED:
-            change = (getattr(come, name) if come else 0) - (getattr(gone, name) if gone else 0)
-            if change:
-                setattr(parts, name, getattr(parts, name) + change)
+        if (change := difference.get(key)) is not None:
+            for name in SUMMED:
+                if value := getattr(change, name):
+                    setattr(parts, name, getattr(parts, name) + value)
     for key, median in _medians(median_keys).items():
         result[key].cycle_days_median = median
     for key, (campaign_cost, bonus_cost) in _costs(cost_periods, stored).items():
@@ -196,20 +196,23 @@ def _fresh_deals(customers: list[int]):
         cursor.execute(f"DROP TABLE {FRESH}")
 
 
-def _recount(changed: dict[int, tuple], rows: list[dict]) -> tuple[dict[Key, Parts], dict[Key, Parts]]:
+def _recount(changed: dict[int, tuple], rows: list[dict]) -> dict[Key, Parts]:
     """Counts the deals of the customers with a changed deal again, from the temporary table; returns
-    their parts before and after, in the periods from the first day a change can have moved on to the
-    year after the last day of their deals (whose first periods' retention and churn depend on it)."""
+    what their parts changed by (after minus before, the rows that changed only), in the periods from
+    the first day a change can have moved on to the year after the last day of their deals (whose
+    first periods' retention and churn depend on it)."""
     customers = sorted({row["customer_id"] for pair in changed.values() for row in pair if row})
     if not customers:
-        return {}, {}
+        return {}
     first = min(day for old, new in changed.values() for day in _days_moved(old, new))
     last = max(row[day] for row in rows if row["customer_id"] in customers for day in DATES if row[day])
     window = (first, datetime.date(last.year + 2, 1, 1))
-    old = _customer_parts(customers, window)
-    fresh = f"SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE customer_id IN ({engine.id_list(customers)})"
-    count_deals(customers, rows=fresh)
-    return old, _customer_parts(customers, window)
+    owned = f"customer_id IN ({engine.id_list(customers)})"
+    before = f"SELECT {', '.join(COLUMNS)} FROM kpis_counteddeal WHERE {owned}"
+    after = f"SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE {owned}"
+    difference = _customer_parts(engine.difference_source(before, after), window)
+    count_deals(customers, rows=after)
+    return difference
 
 
 def _rows(table: str, customers: list[int]) -> dict[int, dict]:
@@ -254,15 +257,11 @@ def deal_days(customers: list[int]) -> set[datetime.date]:
     return days
 
 
-def _customer_parts(customers: list[int], window: tuple[datetime.date, datetime.date]) -> dict[Key, Parts]:
-    """The parts the customers' counted deals give, without costs, in the periods that start in the
-    window (or contain its first day)."""
+def _customer_parts(source: engine.Source, window: tuple[datetime.date, datetime.date]) -> dict[Key, Parts]:
+    """The parts the deals of `source` give (here, a difference), without costs, in the periods that
+    start in the window (or contain its first day)."""
     computed = engine.compute_calendar(
-        ScopeType.values,
-        date_from=window[0],
-        date_to=window[1],
-        source=engine.counted_source(customers),
-        sums_only=True,
+        ScopeType.values, date_from=window[0], date_to=window[1], source=source, sums_only=True
     )
     return {
         (scope_type, scope_id, period_type, start): parts

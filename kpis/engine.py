@@ -13,6 +13,7 @@ SQL, with the few differences between PostgreSQL and SQLite kept in `Dialect` an
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import functools
 import itertools
@@ -56,7 +57,8 @@ class Source:
 
     `deals` is the relation with the customer's first win reachable as `first_won_on`, `plain` the one
     without; `first_wins` reads each customer's first won deal as `d` (its closed_on is the first win)
-    under the condition `first_win`.
+    under the condition `first_win`. A source with a `sign` holds two versions of some deals, the one
+    to subtract with sign -1 (see `difference_source`).
     """
 
     deals: str
@@ -65,6 +67,7 @@ class Source:
     first_wins: str
     first_win: str
     segment: str
+    sign: str | None = None
 
     def scope_column(self, scope_type: str) -> str:
         return self.segment if scope_type == ScopeType.SEGMENT else SCOPE_COLUMNS[scope_type]
@@ -88,13 +91,22 @@ def live_source(*, with_segment: bool) -> Source:
     )
 
 
-def counted_source(customers: list[int] | None = None) -> Source:
-    """The deals as the stored KPI rows count them (all, or only the customers given: their few deals
-    are read first, by customer, and the passes' dates filter those, never a year of deals)."""
-    deals = "kpis_counteddeal d"
-    if customers is not None:
-        owned = f"customer_id IN ({id_list(customers)})"
-        deals = f"{Dialect(connection.vendor).fenced(['*'], 'kpis_counteddeal', owned)} d"
+def counted_source() -> Source:
+    """The deals as the stored KPI rows count them (see `CountedDeal`)."""
+    return _counted("kpis_counteddeal d")
+
+
+def difference_source(before: str, after: str) -> Source:
+    """Two versions of some deals, `before` and `after`: SQL queries of them in CountedDeal's columns.
+    The passes then return what `after` gives minus what `before` gives, and only the (scope, period)
+    rows that differ. Both versions are read first (a few customers' deals, by customer) and the
+    passes' dates filter those, never a year of deals."""
+    versions = f"SELECT b.*, -1 AS sign FROM ({before}) b UNION ALL SELECT a.*, 1 AS sign FROM ({after}) a"
+    source = _counted(f"{Dialect(connection.vendor).fenced(['*'], f'({versions}) versions')} d")
+    return dataclasses.replace(source, sign="d.sign")
+
+
+def _counted(deals: str) -> Source:
     return Source(
         deals=deals,
         plain=deals,
@@ -291,14 +303,17 @@ class Grouping:
     With `nested`, each bucket determines the ones after it (a month its quarter and year): a bucket's
     sets also group by the later buckets, which changes no group, so that PostgreSQL computes a scope's
     sets from one sort (month, quarter and year as one rollup) instead of one sort each; for aggregates
-    that cannot be summed from months, like medians.
+    that cannot be summed from months, like medians. With `nonzero` (sums into target periods only),
+    groups whose aggregates are all zero are left out.
     """
 
-    def __init__(self, dialect, scopes, buckets, keys=(), divisors=None, nested=False):
+    def __init__(self, dialect, scopes, buckets, keys=(), divisors=None, nested=False, nonzero=False):
         if divisors and len(buckets) != 1:
             raise ValueError("rolling up into target periods needs a single base period column")
+        if nonzero and not divisors:
+            raise ValueError("leaving out zero groups needs sums into target periods")
         self.dialect, self.scopes, self.buckets, self.keys = dialect, scopes, buckets, list(keys)
-        self.divisors, self.nested = divisors, nested
+        self.divisors, self.nested, self.nonzero = divisors, nested, nonzero
         self.variants = len(divisors) if divisors else len(buckets)
         self.aggregates: list[list[str]] = []
 
@@ -328,9 +343,10 @@ class Grouping:
             "CASE t.j " + " ".join(f"WHEN {j} THEN b / {d}" for j, d in enumerate(self.divisors)) + " END"
         )
         group = ", ".join(str(n) for n in range(1, 5 + len(keys)))
+        having = f" HAVING {' OR '.join(f'{column} <> 0' for column in columns)}" if self.nonzero else ""
         return (
             f"SELECT st, t.j, s, {period}, {', '.join([*keys, *columns])}"
-            f" FROM ({grouped}) grouped CROSS JOIN ({targets}) t GROUP BY {group}"
+            f" FROM ({grouped}) grouped CROSS JOIN ({targets}) t GROUP BY {group}{having}"
         )
 
     @staticmethod
@@ -550,6 +566,10 @@ class _Window:
         self.closed = periods.number("d.closed_on")
         self.first_won = periods.number(source.first_won_on)
         self.days = dialect.days_between("d.created_on", "d.closed_on")
+        # A difference source: each deal's values count with its version's sign (its fenced rows carry
+        # it as `sg`), and the groups that sum to zero are left out.
+        self.signed = source.sign is not None
+        self.sign_column = [f"{source.sign} AS sg"] if self.signed else []
         self.results = [[defaultdict(Parts) for _ in scope_types] for _ in self.targets]
 
     def passes(self, *, medians: bool = True) -> None:
@@ -578,6 +598,10 @@ class _Window:
         start = slots[number]
         return None if start is None else self.results[j][i][(int(scope_id), start)]
 
+    def times_sign(self, expression: str, sign: str) -> str:
+        """SQL: `expression` counted with its deal's `sign` column, for a difference source."""
+        return f"{sign} * {expression}" if self.signed else expression
+
     def closed_between(self, lo: datetime.date) -> str:
         day = self.dialect.literal
         return f"d.closed_on >= {day(lo)} AND d.closed_on < {day(self.hi)}{self.filters}"
@@ -590,9 +614,10 @@ class _Window:
             [
                 *self.ids, f"{self.closed} AS n", f"{self.first_won} AS fn",
                 "CASE WHEN d.stage = 'won' THEN 1 ELSE 0 END AS won",
-                f"{dialect.cents('d.amount')} AS amount", f"{dialect.cents('d.cost')} AS cost",
+                f"{self.times_sign(dialect.cents('d.amount'), 'd.sign')} AS amount",
+                f"{self.times_sign(dialect.cents('d.cost'), 'd.sign')} AS cost",
                 "CASE WHEN d.campaign_id IS NOT NULL THEN 1 ELSE 0 END AS via_campaign",
-                f"{self.days} AS days",
+                f"{self.times_sign(self.days, 'd.sign')} AS days", *self.sign_column,
             ],
             self.deals,
             f"d.stage IN ('won', 'lost') AND {self.closed_between(self.lo)}",
@@ -608,12 +633,14 @@ class _Window:
                 "CASE WHEN raw.won = 1 THEN raw.amount END AS revenue",
                 "CASE WHEN raw.won = 1 THEN raw.cost END AS cost",
                 "CASE WHEN raw.won = 1 AND raw.via_campaign = 1 THEN raw.amount END AS campaign",
-                "raw.won AS won", "1 - raw.won AS lost", "CASE WHEN raw.won = 1 THEN raw.days END AS days",
+                f"{self.times_sign('raw.won', 'raw.sg')} AS won",
+                f"{self.times_sign('(1 - raw.won)', 'raw.sg')} AS lost",
+                "CASE WHEN raw.won = 1 THEN raw.days END AS days",
                 *new_revenue,
             ],
             f"{raw} raw",
         )  # fmt: skip
-        grouping = Grouping(dialect, self.x_scopes, ["x.n"], divisors=self.divisors)
+        grouping = Grouping(dialect, self.x_scopes, ["x.n"], divisors=self.divisors, nonzero=self.signed)
         for column in ("revenue", "cost", "campaign", "won", "lost", "days"):
             grouping.aggregate(f"COALESCE(SUM(x.{column}), 0)")
         grouping.aggregate(lambda j: f"COALESCE(SUM(x.new{j}), 0)")
@@ -633,6 +660,8 @@ class _Window:
     def cycle_medians(self) -> None:
         """The exact median of the cycle days of the deals won, grouped by each target period (medians
         cannot be summed from months)."""
+        if self.signed:
+            raise ValueError("medians cannot be subtracted")
         won = self.dialect.fenced(
             [*self.ids, f"{self.closed} AS n", f"{self.days} AS days"],
             self.deals,
@@ -669,13 +698,14 @@ class _Window:
                 *self.ids,
                 f"{self.periods.number('d.created_on')} AS n",
                 "CASE WHEN d.stage = 'won' THEN 1 ELSE 0 END AS won",
+                *self.sign_column,
             ],
             self.source.plain,
             f"d.created_on >= {day(self.lo)} AND d.created_on < {day(self.hi)}{self.filters}",
         )
-        grouping = Grouping(self.dialect, self.x_scopes, ["x.n"], divisors=self.divisors)
-        grouping.aggregate("COUNT(*)")
-        grouping.aggregate("SUM(x.won)")
+        grouping = Grouping(self.dialect, self.x_scopes, ["x.n"], divisors=self.divisors, nonzero=self.signed)
+        grouping.aggregate("SUM(x.sg)" if self.signed else "COUNT(*)")
+        grouping.aggregate(f"SUM({self.times_sign('x.won', 'x.sg')})")
         for i, j, scope_id, number, count, won in grouping.rows(grouping.select(f"{created} x"), self.params):
             if (parts := self.parts_at(i, j, scope_id, number)) is not None:
                 parts.created_count, parts.created_won_count = int(count), int(won)
@@ -692,18 +722,26 @@ class _Window:
         """
         dialect, periods, fenced, scopes = self.dialect, self.periods, self.dialect.fenced, self.scopes
         won = fenced(
-            [*self.ids, "d.customer_id AS cu", f"{self.closed} AS n", f"{self.first_won} AS fn"],
+            [
+                *self.ids,
+                "d.customer_id AS cu",
+                f"{self.closed} AS n",
+                f"{self.first_won} AS fn",
+                *self.sign_column,
+            ],
             self.deals,
             f"d.stage = 'won' AND {self.closed_between(self.prev_lo)}",
         )
         per_customer = ("0", self.source.segment)
+        customer = "w.sg, w.cu" if self.signed else "w.cu"  # two versions of a customer's deals are apart
         lags = [
-            f"LAG(w.n) OVER (PARTITION BY {'w.cu' if scope in per_customer else f'w.cu, w.s{i}'}"
+            f"LAG(w.n) OVER (PARTITION BY {customer if scope in per_customer else f'{customer}, w.s{i}'}"
             f" ORDER BY w.n) AS p{i}"
             for i, scope in enumerate(scopes)
         ]
         scope_ids = [f"w.s{i}" for i, scope in enumerate(scopes) if scope != "0"]
-        lagged = fenced([*scope_ids, "w.n AS n", "w.fn AS fn", *lags], f"{won} w")
+        signs = ["w.sg AS sg"] if self.signed else []
+        lagged = fenced([*scope_ids, "w.n AS n", "w.fn AS fn", *signs, *lags], f"{won} w")
         # One row per deal and scope type: the scope id and the customer's previous deal in that scope.
         scope_of = " ".join(f"WHEN {i} THEN {'0' if s == '0' else f'l.s{i}'}" for i, s in enumerate(scopes))
         previous_of = " ".join(f"WHEN {i} THEN l.p{i}" for i in range(len(scopes)))
@@ -711,11 +749,14 @@ class _Window:
         expanded = fenced(
             [
                 "sc.st AS st", f"CASE sc.st {scope_of} END AS s", f"CASE sc.st {previous_of} END AS prev",
-                "l.n AS n", "l.fn AS fn",
+                "l.n AS n", "l.fn AS fn", *(["l.sg AS sg"] if self.signed else []),
             ],
             f"{lagged} l CROSS JOIN ({per_scope}) sc",
         )  # fmt: skip
-        grouping = Grouping(dialect, ["x.s"], ["x.n"], keys=("x.st",), divisors=self.divisors)
+        grouping = Grouping(
+            dialect, ["x.s"], ["x.n"], keys=("x.st",), divisors=self.divisors, nonzero=self.signed
+        )
+        counted = "x.sg" if self.signed else "1"
         for condition in (
             lambda now, prev, first: dialect.differs(prev, now),  # active: first deal of the period
             lambda now, prev, first: f"{prev} = {now} - 1",  # retained: the one before in the period before
@@ -725,7 +766,7 @@ class _Window:
                 lambda j, condition=condition: (
                     "SUM(CASE WHEN "
                     + condition(periods.of(j, "x.n"), periods.of(j, "x.prev"), periods.of(j, "x.fn"))
-                    + " THEN 1 ELSE 0 END)"
+                    + f" THEN {counted} ELSE 0 END)"
                 )
             )
         rows = grouping.rows(grouping.select(f"{expanded} x", "x.s IS NOT NULL"), self.params, hashed=False)
@@ -740,13 +781,13 @@ class _Window:
         """Customers acquired: the first won deal ever of a customer, credited to that deal's scope."""
         day = self.dialect.literal
         acquired = self.dialect.fenced(
-            [*self.ids, f"{self.first_won} AS n"],
+            [*self.ids, f"{self.first_won} AS n", *self.sign_column],
             self.source.first_wins,
             f"{self.source.first_win} AND {self.source.first_won_on} >= {day(self.lo)}"
             f" AND {self.source.first_won_on} < {day(self.hi)}{self.filters}",
         )
-        grouping = Grouping(self.dialect, self.x_scopes, ["x.n"], divisors=self.divisors)
-        grouping.aggregate("COUNT(*)")
+        grouping = Grouping(self.dialect, self.x_scopes, ["x.n"], divisors=self.divisors, nonzero=self.signed)
+        grouping.aggregate("SUM(x.sg)" if self.signed else "COUNT(*)")
         for i, j, scope_id, number, count in grouping.rows(grouping.select(f"{acquired} x"), self.params):
             if (parts := self.parts_at(i, j, scope_id, number)) is not None:
                 parts.acquired_customers = int(count)
@@ -754,6 +795,8 @@ class _Window:
     def with_costs(self) -> list[dict[str, dict[tuple[int, datetime.date], Parts]]]:
         """The parts found, with the campaign cost spread over the campaigns' days and the approved bonus
         cost added: per target period type, scope type → (scope id, period start) → parts."""
+        if self.signed:
+            raise ValueError("costs are not computed from a difference of deals")
         team_revenue = None
         costed = COSTED_SCOPES.intersection(self.scope_types)
         campaigns = list(Campaign.objects.filter(start_on__lt=self.hi, end_on__gte=self.lo)) if costed else []
