@@ -72,7 +72,8 @@ def _as_counted(customers: list[int] | None) -> str:
 def count_deals(customers: list[int] | None = None, *, rows: str | None = None) -> None:
     """Copies the deals (all, or those of the customers given) into CountedDeal, replacing what it held
     of them; `rows` is an SQL query of them in CountedDeal's columns, read from the deal table if not
-    given. Copying all deals reads the first wins of CustomerFirstWin: refresh them first."""
+    given. Copying all deals reads the first wins of CustomerFirstWin: rewrite them first
+    (`engine.rewrite_first_wins`)."""
     insert = f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {rows or _as_counted(customers)}"
     with connection.cursor() as cursor:
         if customers is not None:

@@ -941,23 +941,42 @@ FIRST_WIN_SELECT = """
 """
 
 
-def refresh_first_wins(customer_ids: list[int] | None = None) -> set[datetime.date]:
-    """Brings customers' first won deal up to date (all customers, or those given). Idempotent.
+def rewrite_first_wins() -> None:
+    """Brings every customer's first won deal up to date, set-based, for a full run (which recomputes
+    every period, whichever first wins moved). Only the rows that changed are written."""
+    moved = " OR ".join(
+        Dialect(connection.vendor).differs(f"f.{column}", f"w.{fresh}")
+        for column, fresh in (("first_won_on", "closed_on"), ("first_deal_id", "id"))
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM kpis_customerfirstwin WHERE NOT EXISTS (SELECT 1 FROM salesteam_deal d"
+            " WHERE d.customer_id = kpis_customerfirstwin.customer_id AND d.stage = 'won')"
+        )
+        cursor.execute(
+            f"""INSERT INTO kpis_customerfirstwin (customer_id, first_won_on, first_deal_id)
+            SELECT w.customer_id, w.closed_on, w.id FROM ({FIRST_WIN_SELECT.format(where="")}) w
+            LEFT JOIN kpis_customerfirstwin f ON f.customer_id = w.customer_id
+            WHERE f.customer_id IS NULL OR {moved}
+            ON CONFLICT (customer_id) DO UPDATE
+            SET first_won_on = excluded.first_won_on, first_deal_id = excluded.first_deal_id"""
+        )
+
+
+def refresh_first_wins(customer_ids: list[int]) -> set[datetime.date]:
+    """Brings the first won deal of the customers given up to date. Idempotent.
 
     Only rows that changed are written. Returns the days of the first wins that changed (old and
     new), whose periods must be recomputed.
     """
-    if customer_ids is not None and not customer_ids:
+    if not customer_ids:
         return set()
-    where, params = "", []
-    if customer_ids is not None:
-        where = f"customer_id IN ({', '.join(['%s'] * len(customer_ids))})"
-        params = list(customer_ids)
+    where = f"customer_id IN ({', '.join(['%s'] * len(customer_ids))})"
+    params = list(customer_ids)
     dialect = Dialect(connection.vendor)
-    owned = f"WHERE {where}" if where else ""
-    current = f"SELECT customer_id, first_won_on, first_deal_id FROM kpis_customerfirstwin {owned}"
+    current = f"SELECT customer_id, first_won_on, first_deal_id FROM kpis_customerfirstwin WHERE {where}"
     before = {row[0]: (dialect.date(row[1]), row[2]) for row in _fetch(current, params)}
-    fresh = FIRST_WIN_SELECT.format(where=f"AND {where}" if where else "")
+    fresh = FIRST_WIN_SELECT.format(where=f"AND {where}")
     after = {row[0]: (dialect.date(row[1]), row[2]) for row in _fetch(fresh, params)}
     gone = [customer for customer in before if customer not in after]
     changed = [customer for customer, value in after.items() if before.get(customer) != value]

@@ -71,13 +71,24 @@ class KpiValue(models.Model):
 
 
 class CustomerFirstWin(models.Model):
-    """Each customer's first won deal, company-wide: what makes a customer *new* in a period."""
+    """Each customer's first won deal, company-wide: what makes a customer *new* in a period.
+
+    Derived from the deals and rewritten by KPI runs, a full run set-based (`engine.rewrite_first_wins`),
+    like `CountedDeal`: its relations are not database constraints, whose row-by-row checks took
+    longer than the rewrite (Django still applies on_delete).
+    """
 
     customer = models.OneToOneField(
-        "salesteam.Customer", primary_key=True, on_delete=models.CASCADE, related_name="+"
+        "salesteam.Customer",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
     )
     first_won_on = models.DateField()
-    first_deal = models.ForeignKey("salesteam.Deal", null=True, on_delete=models.SET_NULL, related_name="+")
+    first_deal = models.ForeignKey(
+        "salesteam.Deal", null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
 
     class Meta:
         verbose_name = _("customer first win")

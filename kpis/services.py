@@ -140,7 +140,7 @@ def _plan(run: KpiRun) -> tuple[dict[str, tuple[datetime.date, datetime.date]], 
     if since is None or len(customers) > settings.KPI_CHANGES_MAX_CUSTOMERS:
         run.full = True
         run.save(update_fields=["full"])
-        engine.refresh_first_wins()
+        engine.rewrite_first_wins()
         changes.count_deals()
         bounds = Deal.objects.aggregate(
             lo=Min("created_on"), hi=Max("created_on"), closed_lo=Min("closed_on"), closed_hi=Max("closed_on")

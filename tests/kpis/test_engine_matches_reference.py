@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from kpis import engine
 from kpis.definitions import evaluate_all
-from kpis.models import PeriodType, ScopeType
-from salesteam.models import Stage
+from kpis.models import CustomerFirstWin, PeriodType, ScopeType
+from salesteam.models import Customer, Deal, Stage
 from tests.factories import (
     CampaignFactory,
     CustomerFactory,
@@ -30,7 +30,7 @@ WINDOW = (D(2023, 1, 1), D(2025, 1, 1))
 def assert_engine_matches_reference(period_types=tuple(PeriodType.values), window=WINDOW):
     """All scope types and period types in one go (what KPI runs store), all scope types of one period
     type, and each alone, equal the reference loop for every period."""
-    engine.refresh_first_wins()
+    engine.rewrite_first_wins()
     data = Snapshot()
     calendar = engine.compute_calendar(ScopeType.values, date_from=window[0], date_to=window[1])
     for period_type in period_types:
@@ -67,7 +67,7 @@ def test_engine_equals_the_reference_loop_on_the_hand_made_fixture():
 @pytest.mark.django_db
 def test_hand_made_fixture_gives_the_expected_company_figures():
     build_fixture()
-    engine.refresh_first_wins()
+    engine.rewrite_first_wins()
     q1 = engine.compute(
         ScopeType.COMPANY, period_type=PeriodType.QUARTER, date_from=D(2024, 1, 1), date_to=D(2024, 4, 1)
     )
@@ -92,7 +92,7 @@ def test_hand_made_fixture_gives_the_expected_company_figures():
 def test_a_rep_moving_teams_keeps_earlier_deals_with_the_old_team():
     fixture = build_fixture()
     north, south = fixture["teams"]
-    engine.refresh_first_wins()
+    engine.rewrite_first_wins()
     year = engine.compute(
         ScopeType.TEAM, period_type=PeriodType.QUARTER, date_from=D(2024, 1, 1), date_to=D(2024, 7, 1)
     )
@@ -104,7 +104,8 @@ def test_a_rep_moving_teams_keeps_earlier_deals_with_the_old_team():
 def test_the_engine_runs_under_the_debug_cursor_that_logs_sql():
     build_fixture()
     with CaptureQueriesContext(connection) as queries:  # formats every statement with its parameters
-        engine.refresh_first_wins()
+        engine.rewrite_first_wins()
+        engine.refresh_first_wins(list(Customer.objects.values_list("pk", flat=True)))
         for period_type in PeriodType.values:
             engine.compute_scopes(
                 ScopeType.values, period_type=period_type, date_from=D(2023, 1, 1), date_to=D(2025, 1, 1)
@@ -118,7 +119,7 @@ def test_the_engine_runs_under_the_debug_cursor_that_logs_sql():
 @pytest.mark.django_db
 def test_a_quarters_revenue_is_the_sum_of_its_months():
     build_fixture()
-    engine.refresh_first_wins()
+    engine.rewrite_first_wins()
     months = engine.compute(
         ScopeType.REP, period_type=PeriodType.MONTH, date_from=WINDOW[0], date_to=WINDOW[1]
     )
@@ -140,7 +141,7 @@ def test_a_quarters_revenue_is_the_sum_of_its_months():
 @pytest.mark.django_db
 def test_a_custom_range_equals_the_reference():
     build_fixture()
-    engine.refresh_first_wins()
+    engine.rewrite_first_wins()
     data = Snapshot()
     start, end = D(2024, 2, 10), D(2024, 5, 3)
     prev = start - (end - start)
@@ -156,7 +157,7 @@ def test_a_custom_range_equals_the_reference():
 @pytest.mark.django_db
 def test_empty_period_reads_as_zero_with_null_ratios():
     build_fixture()
-    engine.refresh_first_wins()
+    engine.rewrite_first_wins()
     computed = engine.compute(
         ScopeType.REP, period_type=PeriodType.MONTH, date_from=D(2022, 1, 1), date_to=D(2022, 2, 1)
     )
@@ -224,3 +225,28 @@ def make_random_deals(rows) -> dict:
             created_on=created_on, closed_on=closed_on, campaign=campaign if via else None,
         )  # fmt: skip
     return {"teams": teams, "reps": reps, "customers": customers, "campaign": campaign}
+
+
+@pytest.mark.django_db
+def test_rewriting_first_wins_follows_won_deals_won_again_lost_and_deleted():
+    def first_wins():
+        return dict(CustomerFirstWin.objects.values_list("customer_id", "first_won_on"))
+
+    moving, leaving, arriving = CustomerFactory(), CustomerFactory(), CustomerFactory()
+    first = DealFactory(customer=moving, created_on=D(2024, 1, 5))  # closed on 25 January
+    DealFactory(customer=moving, created_on=D(2024, 3, 1))  # closed on 21 March
+    only = DealFactory(customer=leaving, created_on=D(2024, 2, 1))
+    DealFactory(customer=arriving, stage=Stage.LOST, closed_on=D(2024, 2, 10))
+    engine.rewrite_first_wins()
+    assert first_wins() == {moving.pk: D(2024, 1, 25), leaving.pk: D(2024, 2, 21)}
+
+    Deal.objects.filter(pk__in=[first.pk, only.pk]).update(stage=Stage.LOST)
+    DealFactory(customer=arriving, created_on=D(2024, 5, 1))
+    engine.rewrite_first_wins()
+    assert first_wins() == {moving.pk: D(2024, 3, 21), arriving.pk: D(2024, 5, 21)}
+
+    # The relations are not database constraints, but deleting a first deal still clears it.
+    Deal.objects.filter(customer=arriving, stage=Stage.WON).delete()
+    assert CustomerFirstWin.objects.get(pk=arriving.pk).first_deal_id is None
+    engine.rewrite_first_wins()
+    assert first_wins() == {moving.pk: D(2024, 3, 21)}

@@ -26,7 +26,7 @@ def stored() -> dict:
 
 def expected_from_engine() -> dict:
     """What a fresh in-process computation over every period gives."""
-    engine.refresh_first_wins()
+    engine.rewrite_first_wins()
     result = {}
     for scope_type in ScopeType.values:
         for period_type in ("month", "quarter", "year"):
