@@ -168,9 +168,11 @@ def _worker_run(concurrency: int) -> tuple[float, float]:
     from kpis.models import KpiRun
 
     env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "0"}
+    # --purge: the follow-up tasks of the benchmark's earlier runs (goals, recognition, bonuses) wait
+    # in the queue; without it the worker ran them first and the KPI run waited behind them.
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "salesteam", "worker", "-c", str(concurrency),
-         "--loglevel=WARNING", "-n", f"bench{concurrency}@%h"],
+         "--loglevel=WARNING", "-n", f"bench{concurrency}@%h", "--purge"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     try:
