@@ -15,8 +15,11 @@ campaign deal, a campaign or an approved bonus changed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 from collections import defaultdict
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Max, Min, Q, Subquery
@@ -141,13 +144,8 @@ def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> int:
     (nothing before it can have moved).
     """
     with _fresh_deals(customers):
-        before, fresh = _rows("kpis_counteddeal", customers), _rows(FRESH, customers)
-        changed = {
-            deal_id: (before.get(deal_id), fresh.get(deal_id))
-            for deal_id in before.keys() | fresh.keys()
-            if before.get(deal_id) != fresh.get(deal_id)
-        }
-        difference = _recount(changed, [*before.values(), *fresh.values()])
+        changed = _changed_deals(customers)
+        difference = _recount(changed)
 
     # The versions of the won deals that changed: their cycles move medians, their amounts campaign costs.
     won = [
@@ -179,7 +177,7 @@ def apply_changes(customers: list[int], cost_days: set[datetime.date]) -> int:
     written = {
         key: parts
         for key, parts in result.items()
-        if parts != (Parts.from_obj(stored[key]) if key in stored else engine.empty_parts(key[0]))
+        if parts != (stored[key].parts if key in stored else engine.empty_parts(key[0]))
     }
     _write(written, stored)
     return len(written)
@@ -197,7 +195,20 @@ def _fresh_deals(customers: list[int]):
         cursor.execute(f"DROP TABLE {FRESH}")
 
 
-def _recount(changed: dict[int, tuple], rows: list[dict]) -> dict[Key, Parts]:
+def _changed_deals(customers: list[int]) -> dict[int, tuple[dict | None, dict | None]]:
+    """The customers' deals that differ between CountedDeal and the temporary table, by id: (as counted,
+    as they are now), None for a version that does not exist."""
+    counted, fresh = (_of(table, customers) for table in ("kpis_counteddeal", FRESH))
+    before, after = _rows(f"{counted} EXCEPT {fresh}"), _rows(f"{fresh} EXCEPT {counted}")
+    return {deal_id: (before.get(deal_id), after.get(deal_id)) for deal_id in before.keys() | after.keys()}
+
+
+def _of(table: str, customers: list[int]) -> str:
+    """SQL: the customers' deals in `table` (CountedDeal or the temporary table), in its columns."""
+    return f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE customer_id IN ({engine.id_list(customers)})"
+
+
+def _recount(changed: dict[int, tuple]) -> dict[Key, Parts]:
     """Counts the deals of the customers with a changed deal again, from the temporary table; returns
     what their parts changed by (after minus before, the rows that changed only), in the periods from
     the first day a change can have moved on to the year after the last day of their deals (whose
@@ -205,24 +216,28 @@ def _recount(changed: dict[int, tuple], rows: list[dict]) -> dict[Key, Parts]:
     customers = sorted({row["customer_id"] for pair in changed.values() for row in pair if row})
     if not customers:
         return {}
+    before, after = _of("kpis_counteddeal", customers), _of(FRESH, customers)
     first = min(day for old, new in changed.values() for day in _days_moved(old, new))
-    last = max(row[day] for row in rows if row["customer_id"] in customers for day in DATES if row[day])
+    last = _last_day(f"{before} UNION ALL {after}")
     window = (first, datetime.date(last.year + 2, 1, 1))
-    owned = f"customer_id IN ({engine.id_list(customers)})"
-    before = f"SELECT {', '.join(COLUMNS)} FROM kpis_counteddeal WHERE {owned}"
-    after = f"SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE {owned}"
     difference = _customer_parts(engine.difference_source(before, after), window)
     count_deals(customers, rows=after)
     return difference
 
 
-def _rows(table: str, customers: list[int]) -> dict[int, dict]:
-    """The customers' deals in `table`, by id, as comparable dicts (dates as dates)."""
+def _last_day(deals: str) -> datetime.date:
+    """The last created, closed or first-win day of the deals of an SQL query in CountedDeal's columns."""
     dialect = engine.Dialect(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE customer_id IN ({engine.id_list(customers)})"
-        )
+        cursor.execute(f"SELECT {', '.join(f'MAX({day})' for day in DATES)} FROM ({deals}) deals")
+        return max(dialect.date(day) for day in cursor.fetchone() if day is not None)
+
+
+def _rows(deals: str) -> dict[int, dict]:
+    """The deals of an SQL query in CountedDeal's columns, by id, as dicts (dates as dates)."""
+    dialect = engine.Dialect(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(deals)
         rows = [dict(zip(COLUMNS, values, strict=True)) for values in cursor.fetchall()]
     for row in rows:
         for day in DATES:
@@ -284,7 +299,12 @@ def _keys(facts: dict) -> list[Key]:
     ]
 
 
-def _stored(keys: set[Key], cost_periods: set[tuple[str, datetime.date]]) -> dict[Key, KpiValue]:
+class Stored(NamedTuple):
+    pk: int
+    parts: Parts
+
+
+def _stored(keys: set[Key], cost_periods: set[tuple[str, datetime.date]]) -> dict[Key, Stored]:
     """The stored rows of `keys`, and every costed scope's rows of the periods given."""
     wanted: dict[tuple[str, str], tuple[set, set]] = defaultdict(lambda: (set(), set()))
     for scope_type, scope_id, period_type, start in keys:
@@ -299,15 +319,19 @@ def _stored(keys: set[Key], cost_periods: set[tuple[str, datetime.date]]) -> dic
     for period_type in PeriodType.values:
         if starts := {start for kind, start in cost_periods if kind == period_type}:
             condition |= Q(scope_type__in=COSTED, period_type=period_type, period_start__in=starts)
-    found = {
-        (v.scope_type, v.scope_id, v.period_type, v.period_start): v
-        for v in KpiValue.objects.filter(condition)
-    }
-    return {key: row for key, row in found.items() if key in keys or (key[2], key[3]) in cost_periods}
+    rows = KpiValue.objects.filter(condition).values_list(
+        "pk", "scope_type", "scope_id", "period_type", "period_start", *PART_FIELDS
+    )
+    found = {}
+    for pk, scope_type, scope_id, period_type, start, *parts in rows:
+        key = (scope_type, scope_id, period_type, start)
+        if key in keys or (period_type, start) in cost_periods:
+            found[key] = Stored(pk, Parts(*parts))
+    return found
 
 
-def _copy(row: KpiValue | None) -> Parts | None:
-    return Parts.from_obj(row) if row is not None else None
+def _copy(row: Stored | None) -> Parts | None:
+    return dataclasses.replace(row.parts) if row is not None else None
 
 
 def _medians(keys: set[Key]) -> dict[Key, object]:
@@ -334,7 +358,7 @@ def _spans(periods) -> list[tuple[str, datetime.date, datetime.date]]:
     return [(kind, min(days), max(days) + datetime.timedelta(days=1)) for kind, days in starts.items()]
 
 
-def _costs(periods: set[tuple[str, datetime.date]], stored: dict[Key, KpiValue]) -> dict[Key, tuple]:
+def _costs(periods: set[tuple[str, datetime.date]], stored: dict[Key, Stored]) -> dict[Key, tuple]:
     """The campaign and bonus costs of every costed row of the periods given, as a full run computes
     them: what the costs give, and zero for the stored rows they no longer reach. One computation per
     period type, over the periods from the first to the last one given."""
@@ -354,25 +378,21 @@ def _costs(periods: set[tuple[str, datetime.date]], stored: dict[Key, KpiValue])
     return costs
 
 
-def _write(changed: dict[Key, Parts], stored: dict[Key, KpiValue]) -> None:
+def _write(changed: dict[Key, Parts], stored: dict[Key, Stored]) -> None:
     """Replaces the changed rows; drops those that a full run would not write (nothing left in them)."""
     KpiValue.objects.filter(pk__in=[stored[key].pk for key in changed if key in stored]).delete()
-    kept = {
-        key: parts
+    write_values(
+        (key, parts)
         for key, parts in changed.items()
         if key[0] == ScopeType.COMPANY or parts != engine.empty_parts(key[0])
-    }
-    by_kind: dict[tuple[str, str], dict] = defaultdict(dict)
-    for (scope_type, scope_id, period_type, start), parts in kept.items():
-        by_kind[(scope_type, period_type)][(scope_id, start)] = parts
-    for (scope_type, period_type), values in by_kind.items():
-        write_values(scope_type, period_type, values)
+    )
 
 
-def write_values(scope_type: str, period_type: str, computed: dict) -> None:
-    """Inserts the rows of one scope type and period type: (scope id, period start) → parts."""
+def write_values(rows: Iterable[tuple[Key, Parts]]) -> int:
+    """Inserts rows, each ((scope type, scope id, period type, period start), parts), in one statement
+    on PostgreSQL; returns how many."""
     columns = ["scope_type", "scope_id", "period_type", "period_start", *PART_FIELDS, "computed_at"]
-    now = timezone.now()
+    now, written = timezone.now(), 0
     if connection.vendor == "postgresql":
         # COPY is an order of magnitude faster than INSERT for the ~10^5 rows of a full run.
         with (
@@ -380,21 +400,19 @@ def write_values(scope_type: str, period_type: str, computed: dict) -> None:
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY kpis_kpivalue ({', '.join(columns)}) FROM STDIN") as copy,
         ):
-            for (scope_id, start), parts in computed.items():
-                copy.write_row(
-                    [scope_type, scope_id, period_type, start, *(getattr(parts, f) for f in PART_FIELDS), now]
-                )
-        return
-    KpiValue.objects.bulk_create(
-        (
-            KpiValue(
-                scope_type=scope_type,
-                scope_id=scope_id,
-                period_type=period_type,
-                period_start=start,
-                **{f: getattr(parts, f) for f in PART_FIELDS},
-            )
-            for (scope_id, start), parts in computed.items()
-        ),
-        batch_size=2000,
-    )
+            for key, parts in rows:
+                copy.write_row([*key, *(getattr(parts, f) for f in PART_FIELDS), now])
+                written += 1
+        return written
+    values = [
+        KpiValue(
+            scope_type=scope_type,
+            scope_id=scope_id,
+            period_type=period_type,
+            period_start=start,
+            **{f: getattr(parts, f) for f in PART_FIELDS},
+        )
+        for (scope_type, scope_id, period_type, start), parts in rows
+    ]
+    KpiValue.objects.bulk_create(values, batch_size=2000)
+    return len(values)

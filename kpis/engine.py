@@ -810,7 +810,9 @@ class _Window:
                 values = self.results[j][i]
                 if scope_type in COSTED_SCOPES:
                     if scope_type == ScopeType.TEAM and team_revenue is None:
-                        team_revenue = _campaign_revenue_by_team(self.source, self.periods, self.lo, self.hi)
+                        team_revenue = _campaign_revenue_by_team(
+                            self.source, self.periods, self.lo, self.hi, unit=min(self.divisors)
+                        )
                     _campaign_costs(
                         values,
                         scope_type,
@@ -843,13 +845,15 @@ def campaign_cost_in(campaign: Campaign, start: datetime.date, end: datetime.dat
 
 
 def _campaign_revenue_by_team(
-    source: Source, periods: Periods, lo: datetime.date, hi: datetime.date
+    source: Source, periods: Periods, lo: datetime.date, hi: datetime.date, *, unit: int
 ) -> list[tuple]:
-    """(campaign, team, base period number, revenue) of the deals won through campaigns in [lo, hi)."""
+    """(campaign, team, base period number, revenue) of the deals won through campaigns in [lo, hi),
+    summed by `unit` base periods (the finest target's: a window of years needs no months)."""
     dialect = periods.dialect
     number = periods.number("d.closed_on")
+    grouped = number if unit == 1 else f"({number}) / {unit} * {unit}"
     sql = f"""
-        SELECT d.campaign_id, d.team_id, {number}, SUM({dialect.cents("d.amount")})
+        SELECT d.campaign_id, d.team_id, {grouped}, SUM({dialect.cents("d.amount")})
         FROM {source.plain}
         WHERE d.stage = 'won' AND d.campaign_id IS NOT NULL
           AND d.closed_on >= {dialect.literal(lo)} AND d.closed_on < {dialect.literal(hi)}

@@ -285,12 +285,12 @@ def _recompute(shard: KpiShard) -> int:
         source=engine.counted_source(),
     )
     KpiValue.objects.filter(period_start__gte=shard.window_from, period_start__lt=shard.window_to).delete()
-    rows = 0
-    for period_type, by_scope in computed.items():
-        for scope_type, values in by_scope.items():
-            changes.write_values(scope_type, period_type, values)
-            rows += len(values)
-    return rows
+    return changes.write_values(
+        ((scope_type, scope_id, period_type, start), parts)
+        for period_type, by_scope in computed.items()
+        for scope_type, values in by_scope.items()
+        for (scope_id, start), parts in values.items()
+    )
 
 
 def _apply_changes(shard: KpiShard) -> int:
