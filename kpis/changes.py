@@ -300,6 +300,8 @@ def _keys(facts: dict) -> list[Key]:
 
 
 class Stored(NamedTuple):
+    """A stored KPI row: its primary key and its parts."""
+
     pk: int
     parts: Parts
 

@@ -73,9 +73,9 @@ class KpiValue(models.Model):
 class CustomerFirstWin(models.Model):
     """Each customer's first won deal, company-wide: what makes a customer *new* in a period.
 
-    Derived from the deals and rewritten by KPI runs, a full run set-based (`engine.rewrite_first_wins`),
-    like `CountedDeal`: its relations are not database constraints, whose row-by-row checks took
-    longer than the rewrite (Django still applies on_delete).
+    Derived from the deals and brought up to date by every KPI run (a full run set-based:
+    `engine.rewrite_first_wins`). Like `CountedDeal`, it keeps no database constraints on its relations:
+    their row-by-row checks took longer than the rewrite itself. Django still applies on_delete.
     """
 
     customer = models.OneToOneField(

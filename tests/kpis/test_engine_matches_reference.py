@@ -7,9 +7,9 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kpis import engine
-from kpis.definitions import evaluate_all
-from kpis.models import CustomerFirstWin, PeriodType, ScopeType
+from kpis import changes, engine
+from kpis.definitions import Parts, evaluate_all
+from kpis.models import CountedDeal, CustomerFirstWin, PeriodType, ScopeType
 from salesteam.models import Customer, Deal, Stage
 from tests.factories import (
     CampaignFactory,
@@ -250,3 +250,51 @@ def test_rewriting_first_wins_follows_won_deals_won_again_lost_and_deleted():
     assert CustomerFirstWin.objects.get(pk=arriving.pk).first_deal_id is None
     engine.rewrite_first_wins()
     assert first_wins() == {moving.pk: D(2024, 3, 21)}
+
+
+@pytest.mark.django_db
+def test_a_difference_of_two_versions_of_the_deals_gives_only_the_rows_a_change_moved():
+    build_fixture()
+    engine.rewrite_first_wins()
+    changes.count_deals()
+    columns = ", ".join(changes.COLUMNS)
+    counted = f"SELECT {columns} FROM kpis_counteddeal"
+
+    def difference(after: str) -> dict:
+        computed = engine.compute_calendar(
+            ScopeType.values, date_from=WINDOW[0], date_to=WINDOW[1], sums_only=True,
+            source=engine.difference_source(counted, after),
+        )  # fmt: skip
+        return {
+            (scope_type, scope_id, period_type, start): parts
+            for period_type, by_scope in computed.items()
+            for scope_type, values in by_scope.items()
+            for (scope_id, start), parts in values.items()
+        }
+
+    assert difference(counted) == {}
+
+    deal = CountedDeal.objects.filter(stage=Stage.WON, campaign_id=None).order_by("closed_on", "pk").last()
+    raised = f"CASE WHEN id = {deal.pk} THEN amount + 100 ELSE amount END AS amount"
+    raised = columns.replace("amount", raised)
+    scopes = {ScopeType.COMPANY: 0} | {
+        scope_type: getattr(deal, field)
+        for scope_type, field in changes.SCOPE_FIELDS.items()
+        if getattr(deal, field) is not None
+    }
+    periods = {kind: engine.period_start(kind, deal.closed_on) for kind in PeriodType.values}
+    moved = difference(f"SELECT {raised} FROM kpis_counteddeal")
+    assert moved.keys() == {
+        (scope_type, scope_id, period_type, start)
+        for scope_type, scope_id in scopes.items()
+        for period_type, start in periods.items()
+    }
+    new_in_period = {
+        period_type: engine.period_start(period_type, deal.first_won_on) == start
+        for period_type, start in periods.items()
+    }
+    for (_scope_type, _scope_id, period_type, _start), parts in moved.items():
+        assert parts == Parts(
+            revenue=Decimal("100.00"),
+            new_customer_revenue=Decimal("100.00") if new_in_period[period_type] else Decimal("0.00"),
+        )
