@@ -602,6 +602,10 @@ class _Window:
         """SQL: `expression` counted with its deal's `sign` column, for a difference source."""
         return f"{sign} * {expression}" if self.signed else expression
 
+    def sign_of(self, alias: str) -> list[str]:
+        """The sign column carried on from the fenced rows `alias`, for a difference source."""
+        return [f"{alias}.sg AS sg"] if self.signed else []
+
     def closed_between(self, lo: datetime.date) -> str:
         day = self.dialect.literal
         return f"d.closed_on >= {day(lo)} AND d.closed_on < {day(self.hi)}{self.filters}"
@@ -740,8 +744,7 @@ class _Window:
             for i, scope in enumerate(scopes)
         ]
         scope_ids = [f"w.s{i}" for i, scope in enumerate(scopes) if scope != "0"]
-        signs = ["w.sg AS sg"] if self.signed else []
-        lagged = fenced([*scope_ids, "w.n AS n", "w.fn AS fn", *signs, *lags], f"{won} w")
+        lagged = fenced([*scope_ids, "w.n AS n", "w.fn AS fn", *self.sign_of("w"), *lags], f"{won} w")
         # One row per deal and scope type: the scope id and the customer's previous deal in that scope.
         scope_of = " ".join(f"WHEN {i} THEN {'0' if s == '0' else f'l.s{i}'}" for i, s in enumerate(scopes))
         previous_of = " ".join(f"WHEN {i} THEN l.p{i}" for i in range(len(scopes)))
@@ -749,7 +752,7 @@ class _Window:
         expanded = fenced(
             [
                 "sc.st AS st", f"CASE sc.st {scope_of} END AS s", f"CASE sc.st {previous_of} END AS prev",
-                "l.n AS n", "l.fn AS fn", *(["l.sg AS sg"] if self.signed else []),
+                "l.n AS n", "l.fn AS fn", *self.sign_of("l"),
             ],
             f"{lagged} l CROSS JOIN ({per_scope}) sc",
         )  # fmt: skip
