@@ -337,16 +337,19 @@ def _copy(row: Stored | None) -> Parts | None:
 
 
 def _medians(keys: set[Key]) -> dict[Key, object]:
-    """The cycle median of each (scope, period) given, over all counted deals: one pass per period type,
-    over the periods from the first to the last one asked for."""
+    """The cycle median of each (scope, period) given, over all counted deals: one pass for every period
+    type, over the periods from the first to the last one asked for."""
     medians: dict[Key, object] = dict.fromkeys(keys)
-    for period_type, first, end in _spans((key[2], key[3]) for key in keys):
-        scope_types = sorted({key[0] for key in keys if key[2] == period_type})
-        found = engine.cycle_medians(scope_types, period_type, first, end, engine.counted_source())
-        for scope_type, values in found.items():
+    if not keys:
+        return medians
+    first = min(start for _scope_type, _scope_id, _period_type, start in keys)
+    end = max(engine.period_end(period_type, start) for _scope_type, _scope_id, period_type, start in keys)
+    scope_types = sorted({key[0] for key in keys})
+    found = engine.cycle_medians(scope_types, first, end, engine.counted_source())
+    for period_type, by_scope in found.items():
+        for scope_type, values in by_scope.items():
             for (scope_id, start), parts in values.items():
-                key = (scope_type, scope_id, period_type, start)
-                if key in medians:
+                if (key := (scope_type, scope_id, period_type, start)) in medians:
                     medians[key] = parts.cycle_days_median
     return medians
 

@@ -506,13 +506,14 @@ def compute_calendar(
     return dict(zip(PeriodType.values, computed, strict=True))
 
 
-def cycle_medians(scope_types, period_type, date_from, date_to, source: Source) -> dict[str, dict]:
-    """The cycle medians alone, of the periods of one type that start in [date_from, date_to):
-    scope type → (scope id, period start) → parts with only the median set."""
-    periods = Periods(Dialect(connection.vendor), [period_type])
+def cycle_medians(scope_types, date_from, date_to, source: Source) -> dict[str, dict[str, dict]]:
+    """The cycle medians alone, of the months, quarters and years from those that contain date_from to
+    the last ones starting before date_to, from one pass: period type → scope type → (scope id, period
+    start) → parts with only the median set."""
+    periods = Periods(Dialect(connection.vendor), PeriodType.values)
     window = _Window(scope_types, periods, date_from, date_to, source)
     window.cycle_medians()
-    return window.found()[0]
+    return dict(zip(PeriodType.values, window.found(), strict=True))
 
 
 def period_costs(scope_types, period_type, date_from, date_to, source: Source) -> dict[str, dict]:
