@@ -6,8 +6,9 @@ and bonus costs, returning the parts of every (scope, period) in a date window. 
 grouped in the same statement (`Grouping`), and months, quarters and years come from the same rows
 (`Periods`). The same code computes calendar periods for storage (`compute_calendar`, one year per KPI
 run shard, reading the deals as the stored rows count them) and any other date range on demand
-(`compute_scopes`, reading the deals as they are): `Source` says where the deals are read. Plain
-SQL, with the few differences between PostgreSQL and SQLite kept in `Dialect` and `Grouping`.
+(`compute_scopes`, reading the deals as they are): `Source` says where the deals are read, or, for an
+incremental run, which two versions of some deals to subtract (`difference_source`). Plain SQL, with
+the few differences between PostgreSQL and SQLite kept in `Dialect` and `Grouping`.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def difference_source(before: str, after: str) -> Source:
 
 
 def _counted(deals: str) -> Source:
+    """A source of deals in CountedDeal's columns (each row carries its segment and first win)."""
     return Source(
         deals=deals,
         plain=deals,
