@@ -200,8 +200,13 @@ class KpiRun(models.Model):
         return round(100 * self.shards_done / self.shards_total) if self.shards_total else 0
 
 
+def every_scope_type() -> list[str]:
+    return list(ScopeType.values)
+
+
 class KpiShard(models.Model):
-    """Every scope type and period type for the periods that start in [window_from, window_to)."""
+    """Some scope types (`scope_types`), every period type, for the periods that start in
+    [window_from, window_to)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -215,6 +220,7 @@ class KpiShard(models.Model):
     changes = models.BooleanField(default=False)
     window_from = models.DateField()
     window_to = models.DateField()
+    scope_types = models.JSONField(default=every_scope_type)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -222,7 +228,11 @@ class KpiShard(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "window_from"], name="kpishard_unique_per_run")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "window_from", "scope_types"], name="kpishard_unique_per_run"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.run_id}: {self.window_from}–{self.window_to}"
+        return f"{self.run_id}: {', '.join(self.scope_types)}, {self.window_from}–{self.window_to}"

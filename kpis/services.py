@@ -1,11 +1,11 @@
 """KPI runs: open a run, plan its shards, compute each shard, publish the run. State lives in the database.
 
-A run is planned (which periods changed since the last successful run) and split into shards of one
-calendar year each, every scope type and period type at once. Each shard recomputes and replaces
-its KpiValue rows in one transaction, so any shard may run twice. The shard that finishes last
-publishes the run (a counter on the run row, updated under a row lock) and triggers the follow-up
-tasks. A sweeper re-enqueues shards whose heartbeat went stale, so a lost message or a killed worker
-only delays a run.
+A run is planned (which periods changed since the last successful run) and split into shards, one per
+group of scope types (KPI_SHARD_SCOPE_GROUPS), each over every period type of the run's calendar years.
+Each shard recomputes and replaces its KpiValue rows in one transaction, so any shard may run twice.
+The shard that finishes last publishes the run (a counter on the run row, updated under a row lock)
+and triggers the follow-up tasks. A sweeper re-enqueues shards whose heartbeat went stale, so a lost
+message or a killed worker only delays a run.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from celery import chain
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
@@ -44,12 +45,14 @@ def kpi_run_start(
     date_from: datetime.date | None = None,
     date_to: datetime.date | None = None,
     in_process: bool = False,
+    jobs: int = 1,
 ) -> KpiRun:
     """Opens a KPI run and has it planned and computed.
 
     Refuses with a ValidationError while another run is open (one run at a time, enforced by a partial
     unique index). By default the planning and the shards run as Celery tasks enqueued after commit;
-    `in_process=True` computes everything in this process before returning (command line, tests).
+    `in_process=True` computes everything in this process before returning (command line, tests), `jobs`
+    shards at once.
     """
     if (date_from is None) != (date_to is None) or (date_from and date_to and date_from >= date_to):
         raise ValidationError(_("Give both a start and an end date, the end after the start."))
@@ -67,7 +70,7 @@ def kpi_run_start(
         ) from None
     if in_process:
         try:
-            kpi_run_plan(run_id=run.pk, in_process=True)
+            kpi_run_plan(run_id=run.pk, in_process=True, jobs=jobs)
         except Exception as error:
             kpi_run_fail(run_id=run.pk, error=f"{type(error).__name__}: {error}")
             raise
@@ -79,7 +82,7 @@ def kpi_run_start(
     return run
 
 
-def kpi_run_plan(*, run_id: int, in_process: bool = False) -> None:
+def kpi_run_plan(*, run_id: int, in_process: bool = False, jobs: int = 1) -> None:
     """Works out what to recompute, brings the counted deals and first wins up to date where the run
     recomputes periods, creates the shards and starts them.
 
@@ -106,30 +109,68 @@ def kpi_run_plan(*, run_id: int, in_process: bool = False) -> None:
                         changes=True, window_from=first, window_to=last, heartbeat_at=timezone.now()
                     )
                 ]
-            else:
+            elif windows:
+                years = _years(windows.values())
                 shards = KpiShard.objects.bulk_create(
                     KpiShard(
                         run=run,
-                        window_from=datetime.date(year, 1, 1),
-                        window_to=datetime.date(year + 1, 1, 1),
+                        scope_types=scope_types,
+                        window_from=datetime.date(years[0], 1, 1),
+                        window_to=datetime.date(years[-1] + 1, 1, 1),
                         heartbeat_at=timezone.now(),
                     )
-                    for year in _years(windows.values())
+                    for scope_types in scope_groups()
                 )
+            else:
+                shards = []
             run.shards_total = len(shards)
             run.save(update_fields=["periods", "shards_total"])
             if run.shards_total == 0:
                 _publish(run)
                 return
-    shard_ids = list(run.shards.exclude(status=KpiShard.Status.DONE).values_list("pk", flat=True))
+    unfinished = run.shards.exclude(status=KpiShard.Status.DONE).order_by("pk")  # as planned: largest first
+    shard_ids = list(unfinished.values_list("pk", flat=True))
     if in_process:
-        for shard_id in shard_ids:
-            kpi_shard_compute(shard_id=shard_id)
+        _compute_here(shard_ids, jobs=jobs)
     else:
         from kpis.tasks import compute_shard
 
         for shard_id in shard_ids:
             compute_shard.delay(shard_id)
+
+
+def scope_groups() -> list[list[str]]:
+    """The scope types of each shard of a run that recomputes periods (KPI_SHARD_SCOPE_GROUPS), checked
+    to hold every scope type once."""
+    groups = [list(group) for group in settings.KPI_SHARD_SCOPE_GROUPS]
+    listed = [scope_type for group in groups for scope_type in group]
+    if sorted(listed) != sorted(ScopeType.values) or not all(groups):
+        raise ImproperlyConfigured(
+            f"KPI_SHARD_SCOPE_GROUPS must hold each of {', '.join(ScopeType.values)} once,"
+            " in groups that are not empty"
+        )
+    return groups
+
+
+def _compute_here(shard_ids: list[int], *, jobs: int) -> None:
+    """Computes shards in this process: `jobs` at once, each on a database connection of its own
+    (PostgreSQL, outside a transaction: another connection sees only what is committed), or one after
+    the other."""
+    jobs = min(jobs, len(shard_ids))
+    if jobs <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        for shard_id in shard_ids:
+            kpi_shard_compute(shard_id=shard_id)
+        return
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="kpi-shard") as pool:
+        for _rows in pool.map(_compute_on_own_connection, shard_ids):
+            pass  # re-raises a shard's error here
+
+
+def _compute_on_own_connection(shard_id: int) -> int:
+    try:
+        return kpi_shard_compute(shard_id=shard_id)
+    finally:
+        connection.close()  # this thread's connection
 
 
 def _plan(run: KpiRun) -> tuple[dict[str, tuple[datetime.date, datetime.date]], bool]:
@@ -203,7 +244,7 @@ def cost_days_since(since: datetime.datetime) -> set[datetime.date]:
 
 
 def _years(windows: Iterable[tuple[datetime.date, datetime.date]]) -> list[int]:
-    """The calendar years in which the windows' periods start: one shard each."""
+    """The calendar years in which the windows' periods start: the shards' window."""
     years: set[int] = set()
     for start, end in windows:
         years.update(range(start.year, (end - datetime.timedelta(days=1)).year + 1))
@@ -251,9 +292,10 @@ def kpi_shard_compute(*, shard_id: int) -> int:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 # Two workers can hold the same shard (the sweeper hands a slow one to another worker), or
-                # shards of two runs can cover the same year (a run failed while its other shards ran on):
-                # they replace the rows of a year one after the other, never together.
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SHARD_LOCK, _lock_key(shard)])
+                # shards of two runs can cover the same scope type (a run failed while its other shards ran
+                # on): they replace a scope type's rows one after the other, never together.
+                for key in _lock_keys(shard):
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SHARD_LOCK, key])
                 # The grouping passes hash every deal once per scope type; keep them in memory.
                 cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
             if not KpiShard.objects.filter(
@@ -279,12 +321,16 @@ def _recompute(shard: KpiShard) -> int:
     """Replaces the rows of the periods that start in the shard's window by a computation over the
     counted deals."""
     computed = engine.compute_calendar(
-        ScopeType.values,
+        shard.scope_types,
         date_from=shard.window_from,
         date_to=shard.window_to,
         source=engine.counted_source(),
     )
-    KpiValue.objects.filter(period_start__gte=shard.window_from, period_start__lt=shard.window_to).delete()
+    KpiValue.objects.filter(
+        scope_type__in=shard.scope_types,
+        period_start__gte=shard.window_from,
+        period_start__lt=shard.window_to,
+    ).delete()
     return changes.write_values(
         ((scope_type, scope_id, period_type, start), parts)
         for period_type, by_scope in computed.items()
@@ -303,10 +349,13 @@ def _apply_changes(shard: KpiShard) -> int:
     return changes.apply_changes(customers, cost_days_since(since))
 
 
-def _lock_key(shard: KpiShard) -> int:
-    """The advisory lock of the rows a shard replaces: those of its calendar year; 0 for a shard that
-    applies changes (which can touch any year: one run at a time keeps it apart from the others)."""
-    return 0 if shard.changes else shard.window_from.year
+def _lock_keys(shard: KpiShard) -> list[int]:
+    """The advisory locks of the rows a shard replaces, one per scope type (taken in this order, so that
+    two shards never wait for each other's); 0 for a shard that applies changes (which can touch any
+    row: one run at a time keeps it apart from the others)."""
+    if shard.changes:
+        return [0]
+    return sorted(ScopeType.values.index(scope_type) + 1 for scope_type in shard.scope_types)
 
 
 def _publish(run: KpiRun) -> None:

@@ -285,16 +285,25 @@ KPI_SHARD_MAX_ATTEMPTS = env_int("KPI_SHARD_MAX_ATTEMPTS", 8)
 # The follow-ups of the latest published run are sent again when they have not all finished this long
 # after they were sent (lost with a Redis restart or a killed worker); they are idempotent.
 KPI_FOLLOW_UP_STALE_SECONDS = env_int("KPI_FOLLOW_UP_STALE_SECONDS", 30 * 60)
-# Tasks run, with the run id, when a KPI run has been published: in this order, each after the one before
-# has finished (a Celery chain), since recognition and bonuses read the goal states the first one refreshes.
-# Where the KPI engine finds the approved bonus cost that net margin subtracts (a module with
-# costs(start=, end=) and days_changed_since(since)); empty for none.
 # An incremental run applies the changed customers' differences (kpis.changes) up to this many changed
 # customers, and recomputes everything beyond (a large import, say). It looks for changes from a little
 # before the last successful run started, for a deal saved before but committed after that moment.
 KPI_CHANGES_MAX_CUSTOMERS = env_int("KPI_CHANGES_MAX_CUSTOMERS", 10_000)
 KPI_CHANGES_MARGIN_SECONDS = env_int("KPI_CHANGES_MARGIN_SECONDS", 10 * 60)
+# Where the KPI engine finds the approved bonus cost that net margin subtracts (a module with
+# costs(start=, end=) and days_changed_since(since)); empty for none.
 KPI_BONUS_COSTS = "incentives.kpi_costs"
+# A run that recomputes periods has a shard per group of scope types, each over all of the run's years
+# (reading every deal once): the reps' rows take about as long as all the other scope types together,
+# so two workers share a run evenly. Listed largest first, the order in which they are enqueued. Each
+# scope type must be in exactly one group; with more workers, more groups finish sooner (every group
+# reads the deals once more).
+KPI_SHARD_SCOPE_GROUPS: list[list[str]] = [
+    ["rep"],
+    ["company", "team", "segment", "category", "campaign", "touch_point"],
+]
+# Tasks run, with the run id, when a KPI run has been published: in this order, each after the one before
+# has finished (a Celery chain), since recognition and bonuses read the goal states the first one refreshes.
 KPI_RUN_FOLLOW_UP_TASKS: list[str] = [
     "goals.tasks.refresh_after_kpi_run",
     "incentives.tasks.after_kpi_run",

@@ -1,4 +1,5 @@
 import datetime
+import os
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -17,12 +18,18 @@ class Command(BaseCommand):
             "--to", dest="date_to", type=datetime.date.fromisoformat, help="YYYY-MM-DD (exclusive)"
         )
         parser.add_argument(
+            "--jobs",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="shards computed at once here, each on its own database connection (default: one per CPU)",
+        )
+        parser.add_argument(
             "--enqueue",
             action="store_true",
             help="hand the shards to Celery workers instead of computing here",
         )
 
-    def handle(self, *args, full, date_from, date_to, enqueue, **options):
+    def handle(self, *args, full, date_from, date_to, jobs, enqueue, **options):
         try:
             run = services.kpi_run_start(
                 trigger=KpiRun.Trigger.COMMAND,
@@ -30,6 +37,7 @@ class Command(BaseCommand):
                 date_from=date_from,
                 date_to=date_to,
                 in_process=not enqueue,
+                jobs=jobs,
             )
         except ValidationError as error:
             raise CommandError(error.messages[0]) from None

@@ -1,0 +1,62 @@
+"""An in-process run that computes its shards side by side, each on a database connection of its own,
+stores what computing them one after the other stores."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from kpis import services
+from kpis.models import KpiRun, KpiShard
+from tests.kpis.fixtures import build_fixture
+from tests.kpis.test_kpi_run import expected_from_engine, nonzero, stored
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: other connections see only committed rows, and SQLite runs one at a time")
+
+
+def test_shards_computed_side_by_side_store_what_one_after_the_other_stores(monkeypatch):
+    build_fixture()
+    threads = set()
+    compute = services.kpi_shard_compute
+
+    def recording(*, shard_id):
+        threads.add(threading.current_thread().name)
+        return compute(shard_id=shard_id)
+
+    monkeypatch.setattr(services, "kpi_shard_compute", recording)
+
+    run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True, jobs=2)
+
+    assert run.status == KpiRun.Status.SUCCEEDED and run.shards_done == run.shards_total == 2
+    assert threads and all(name.startswith("kpi-shard") for name in threads)
+    side_by_side = stored()
+    assert nonzero(side_by_side) == expected_from_engine()
+    threads.clear()
+    services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True, jobs=1)
+    assert threads == {threading.current_thread().name}
+    assert stored() == side_by_side
+
+
+def test_a_shard_failing_beside_another_fails_the_run_with_its_error(monkeypatch):
+    build_fixture()
+    calendar = services.engine.compute_calendar
+
+    def failing_for_reps(scope_types, **kwargs):
+        if "rep" in scope_types:
+            raise RuntimeError("disk full")
+        return calendar(scope_types, **kwargs)
+
+    monkeypatch.setattr(services.engine, "compute_calendar", failing_for_reps)
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True, jobs=2)
+
+    run = KpiRun.objects.get()
+    assert run.status == KpiRun.Status.FAILED and "disk full" in run.error and run.is_open is None
+    assert run.shards.filter(status=KpiShard.Status.DONE).count() == 1  # the other shard finished
