@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -54,14 +55,9 @@ Key = tuple[str, int, str, datetime.date]  # scope type, scope id, period type, 
 
 def _as_counted(customers: list[int] | None) -> str:
     """SQL: the deals (all, or the customers') in CountedDeal's columns, with each customer's segment
-    and first win: for all deals, from CustomerFirstWin, which a full run brings up to date first (one
-    sort of every won deal instead of two); for some customers, from their deals."""
+    and first win."""
     where = "" if customers is None else f" AND customer_id IN ({engine.id_list(customers)})"
-    first_wins = (
-        "SELECT customer_id, first_won_on AS closed_on, first_deal_id AS id FROM kpis_customerfirstwin"
-        if customers is None
-        else engine.FIRST_WIN_SELECT.format(where=where)
-    )
+    first_wins = engine.FIRST_WIN_SELECT.format(where=where)
     return f"""
         SELECT d.id, d.customer_id, c.segment_id, d.rep_id, d.team_id, d.campaign_id, d.touch_point_id,
             d.category_id, d.stage, d.amount, d.cost, d.created_on, d.closed_on,
@@ -75,8 +71,7 @@ def _as_counted(customers: list[int] | None) -> str:
 def count_deals(customers: list[int] | None = None, *, rows: str | None = None) -> None:
     """Copies the deals (all, or those of the customers given) into CountedDeal, replacing what it held
     of them; `rows` is an SQL query of them in CountedDeal's columns, read from the deal table if not
-    given. Copying all deals reads the first wins of CustomerFirstWin: rewrite them first
-    (`engine.rewrite_first_wins`)."""
+    given."""
     insert = f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {rows or _as_counted(customers)}"
     with connection.cursor() as cursor:
         if customers is not None:
@@ -397,7 +392,7 @@ def write_values(rows: Iterable[tuple[Key, Parts]]) -> int:
     """Inserts rows, each ((scope type, scope id, period type, period start), parts), in one statement
     on PostgreSQL; returns how many."""
     columns = ["scope_type", "scope_id", "period_type", "period_start", *PART_FIELDS, "computed_at"]
-    now, written = timezone.now(), 0
+    now, written, values_of = timezone.now(), 0, operator.attrgetter(*PART_FIELDS)
     if connection.vendor == "postgresql":
         # COPY is an order of magnitude faster than INSERT for the ~10^5 rows of a full run.
         with (
@@ -406,7 +401,7 @@ def write_values(rows: Iterable[tuple[Key, Parts]]) -> int:
             cursor.cursor.copy(f"COPY kpis_kpivalue ({', '.join(columns)}) FROM STDIN") as copy,
         ):
             for key, parts in rows:
-                copy.write_row([*key, *(getattr(parts, f) for f in PART_FIELDS), now])
+                copy.write_row((*key, *values_of(parts), now))
                 written += 1
         return written
     values = [

@@ -219,7 +219,7 @@ class Dialect:
         return f"({column} * 100)::bigint" if self.pg else f"CAST(ROUND({column} * 100) AS INTEGER)"
 
     def money(self, whole_cents) -> Decimal:
-        return (Decimal(int(whole_cents)) / 100).quantize(CENTS)
+        return Decimal(int(whole_cents)).scaleb(-2)  # exactly two places, as quantize(CENTS) gives
 
     def fenced(self, columns: list[str], source: str, where: str = "") -> str:
         """A subquery that computes each row's values once. PostgreSQL would otherwise fold it into the
@@ -951,21 +951,30 @@ FIRST_WIN_SELECT = """
 """
 
 
-def rewrite_first_wins() -> None:
+# Each customer's first won deal as the counted deals mark it, in FIRST_WIN_SELECT's columns.
+COUNTED_FIRST_WIN_SELECT = (
+    "SELECT customer_id, first_won_on AS closed_on, id FROM kpis_counteddeal WHERE first_win"
+)
+
+
+def rewrite_first_wins(*, counted: bool = False) -> None:
     """Brings every customer's first won deal up to date, set-based, for a full run (which recomputes
-    every period, whichever first wins moved). Only the rows that changed are written."""
+    every period, whichever first wins moved): from the deals, or with `counted` from the deals as the
+    run counted them (which mark their first wins: no sort). Only the rows that changed are written."""
     moved = " OR ".join(
         Dialect(connection.vendor).differs(f"f.{column}", f"w.{fresh}")
         for column, fresh in (("first_won_on", "closed_on"), ("first_deal_id", "id"))
     )
+    deals, won = ("kpis_counteddeal", "d.first_win") if counted else ("salesteam_deal", "d.stage = 'won'")
+    first_wins = COUNTED_FIRST_WIN_SELECT if counted else FIRST_WIN_SELECT.format(where="")
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "DELETE FROM kpis_customerfirstwin WHERE NOT EXISTS (SELECT 1 FROM salesteam_deal d"
-            " WHERE d.customer_id = kpis_customerfirstwin.customer_id AND d.stage = 'won')"
+            f"DELETE FROM kpis_customerfirstwin WHERE NOT EXISTS (SELECT 1 FROM {deals} d"
+            f" WHERE d.customer_id = kpis_customerfirstwin.customer_id AND {won})"
         )
         cursor.execute(
             f"""INSERT INTO kpis_customerfirstwin (customer_id, first_won_on, first_deal_id)
-            SELECT w.customer_id, w.closed_on, w.id FROM ({FIRST_WIN_SELECT.format(where="")}) w
+            SELECT w.customer_id, w.closed_on, w.id FROM ({first_wins}) w
             LEFT JOIN kpis_customerfirstwin f ON f.customer_id = w.customer_id
             WHERE f.customer_id IS NULL OR {moved}
             ON CONFLICT (customer_id) DO UPDATE

@@ -73,9 +73,10 @@ class KpiValue(models.Model):
 class CustomerFirstWin(models.Model):
     """Each customer's first won deal, company-wide: what makes a customer *new* in a period.
 
-    Derived from the deals and brought up to date by every KPI run (a full run set-based:
-    `engine.rewrite_first_wins`). Like `CountedDeal`, it keeps no database constraints on its relations:
-    their row-by-row checks took longer than the rewrite itself. Django still applies on_delete.
+    Derived from the deals and brought up to date by every KPI run (a full run set-based, from the deals
+    it counted: `engine.rewrite_first_wins`). Like `CountedDeal`, it keeps no database constraints on its
+    relations: their row-by-row checks took longer than the rewrite itself. Django still applies
+    on_delete.
     """
 
     customer = models.OneToOneField(
@@ -221,6 +222,9 @@ class KpiShard(models.Model):
     window_from = models.DateField()
     window_to = models.DateField()
     scope_types = models.JSONField(default=every_scope_type)
+    # One shard of a full run also rewrites the customers' first wins from the deals the run counted
+    # (`engine.rewrite_first_wins`), beside the other shards instead of before them all.
+    first_wins = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

@@ -115,11 +115,12 @@ def kpi_run_plan(*, run_id: int, in_process: bool = False, jobs: int = 1) -> Non
                     KpiShard(
                         run=run,
                         scope_types=scope_types,
+                        first_wins=run.full and number == 0,
                         window_from=datetime.date(years[0], 1, 1),
                         window_to=datetime.date(years[-1] + 1, 1, 1),
                         heartbeat_at=timezone.now(),
                     )
-                    for scope_types in scope_groups()
+                    for number, scope_types in enumerate(scope_groups())
                 )
             else:
                 shards = []
@@ -181,7 +182,6 @@ def _plan(run: KpiRun) -> tuple[dict[str, tuple[datetime.date, datetime.date]], 
     if since is None or len(customers) > settings.KPI_CHANGES_MAX_CUSTOMERS:
         run.full = True
         run.save(update_fields=["full"])
-        engine.rewrite_first_wins()
         changes.count_deals()
         bounds = Deal.objects.aggregate(
             lo=Min("created_on"), hi=Max("created_on"), closed_lo=Min("closed_on"), closed_hi=Max("closed_on")
@@ -319,7 +319,9 @@ def kpi_shard_compute(*, shard_id: int) -> int:
 
 def _recompute(shard: KpiShard) -> int:
     """Replaces the rows of the periods that start in the shard's window by a computation over the
-    counted deals."""
+    counted deals (and the first wins, for the shard that has them)."""
+    if shard.first_wins:
+        engine.rewrite_first_wins(counted=True)
     computed = engine.compute_calendar(
         shard.scope_types,
         date_from=shard.window_from,

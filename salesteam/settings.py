@@ -295,9 +295,9 @@ KPI_CHANGES_MARGIN_SECONDS = env_int("KPI_CHANGES_MARGIN_SECONDS", 10 * 60)
 KPI_BONUS_COSTS = "incentives.kpi_costs"
 # A run that recomputes periods has a shard per group of scope types, each over all of the run's years
 # (reading every deal once): the reps' rows take about as long as all the other scope types together,
-# so two workers share a run evenly. Listed largest first, the order in which they are enqueued. Each
-# scope type must be in exactly one group; with more workers, more groups finish sooner (every group
-# reads the deals once more).
+# so two workers share a run evenly. The first group's shard of a full run also rewrites the customers'
+# first wins (a second on a million deals). Each scope type must be in exactly one group; with more
+# workers, more groups finish sooner (every group reads the deals once more).
 KPI_SHARD_SCOPE_GROUPS: list[list[str]] = [
     ["rep"],
     ["company", "team", "segment", "category", "campaign", "touch_point"],

@@ -33,6 +33,11 @@ class Migration(migrations.Migration):
             name="scope_types",
             field=models.JSONField(default=kpis.models.every_scope_type),
         ),
+        migrations.AddField(
+            model_name="kpishard",
+            name="first_wins",
+            field=models.BooleanField(default=False),
+        ),
         migrations.AddConstraint(
             model_name="kpishard",
             constraint=models.UniqueConstraint(

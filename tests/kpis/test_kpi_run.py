@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from kpis import engine, services
 from kpis.definitions import Parts
-from kpis.models import KpiRun, KpiShard, KpiValue, ScopeType
+from kpis.models import CustomerFirstWin, KpiRun, KpiShard, KpiValue, ScopeType
 from salesteam import services as sales
 from salesteam.models import Deal, Segment
 from salesteam.services import team_of
@@ -55,6 +55,24 @@ def test_a_full_run_stores_what_the_engine_computes_and_publishes_the_run(settin
     }
     assert run.rows_written == KpiValue.objects.count() > 0
     assert nonzero(stored()) == expected_from_engine()
+
+
+def test_a_full_run_rewrites_the_first_wins_in_one_of_its_shards():
+    build_fixture()
+    first_wins = {}
+    for deal in Deal.objects.filter(stage="won").order_by("closed_on", "pk"):
+        first_wins.setdefault(deal.customer_id, (deal.closed_on, deal.pk))
+    engine.rewrite_first_wins()
+    moved, gone = list(CustomerFirstWin.objects.order_by("pk")[:2])
+    CustomerFirstWin.objects.filter(pk=moved.pk).update(first_won_on=D(2020, 1, 1), first_deal=None)
+    Deal.objects.filter(customer_id=gone.pk, stage="won").update(stage="lost")  # no history: a bulk update
+    del first_wins[gone.pk]
+
+    run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+
+    assert run.shards.filter(first_wins=True).count() == 1
+    rewritten = CustomerFirstWin.objects.values_list("customer_id", "first_won_on", "first_deal_id")
+    assert {customer: (day, deal) for customer, day, deal in rewritten} == first_wins
 
 
 def test_running_twice_gives_identical_rows():

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def postgresql():
     if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: other connections see only committed rows, and SQLite runs one at a time")
+        pytest.skip("needs PostgreSQL: other connections see only committed rows; SQLite runs one at a time")
 
 
 def test_shards_computed_side_by_side_store_what_one_after_the_other_stores(monkeypatch):
