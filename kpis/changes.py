@@ -56,23 +56,21 @@ Key = tuple[str, int, str, datetime.date]  # scope type, scope id, period type, 
 def _as_counted(customers: list[int] | None) -> str:
     """SQL: the deals (all, or the customers') in CountedDeal's columns, with each customer's segment
     and first win."""
-    where = "" if customers is None else f" AND customer_id IN ({engine.id_list(customers)})"
-    first_wins = engine.FIRST_WIN_SELECT.format(where=where)
+    where = "" if customers is None else f" AND d.customer_id IN ({engine.id_list(customers)})"
     return f"""
         SELECT d.id, d.customer_id, c.segment_id, d.rep_id, d.team_id, d.campaign_id, d.touch_point_id,
             d.category_id, d.stage, d.amount, d.cost, d.created_on, d.closed_on,
             fw.closed_on AS first_won_on, CASE WHEN fw.id = d.id THEN TRUE ELSE FALSE END AS first_win
         FROM salesteam_deal d
         JOIN salesteam_customer c ON c.id = d.customer_id
-        LEFT JOIN ({first_wins}) fw ON fw.customer_id = d.customer_id
-        WHERE 1 = 1{where.replace("customer_id", "d.customer_id")}"""
+        LEFT JOIN ({engine.first_win_select(customers)}) fw ON fw.customer_id = d.customer_id
+        WHERE 1 = 1{where}"""
 
 
-def count_deals(customers: list[int] | None = None, *, rows: str | None = None) -> None:
+def count_deals(customers: list[int] | None = None) -> None:
     """Copies the deals (all, or those of the customers given) into CountedDeal, replacing what it held
-    of them; `rows` is an SQL query of them in CountedDeal's columns, read from the deal table if not
-    given."""
-    insert = f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {rows or _as_counted(customers)}"
+    of them."""
+    insert = f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {_as_counted(customers)}"
     with connection.cursor() as cursor:
         if customers is not None:
             cursor.execute(f"DELETE FROM kpis_counteddeal WHERE customer_id IN ({engine.id_list(customers)})")
@@ -207,7 +205,8 @@ def _recount(changed: dict[int, tuple]) -> dict[Key, Parts]:
     """Counts the deals of the customers with a changed deal again, from the temporary table; returns
     what their parts changed by (after minus before, the rows that changed only), in the periods from
     the first day a change can have moved on to the year after the last day of their deals (whose
-    first periods' retention and churn depend on it)."""
+    first periods' retention and churn depend on it), from the passes that read what changed. Then
+    replaces the changed deals' counted versions."""
     customers = sorted({row["customer_id"] for pair in changed.values() for row in pair if row})
     if not customers:
         return {}
@@ -215,9 +214,31 @@ def _recount(changed: dict[int, tuple]) -> dict[Key, Parts]:
     first = min(day for old, new in changed.values() for day in _days_moved(old, new))
     last = _last_day(f"{before} UNION ALL {after}")
     window = (first, datetime.date(last.year + 2, 1, 1))
-    difference = _customer_parts(engine.difference_source(before, after), window)
-    count_deals(customers, rows=after)
+    moved = _columns_moved(changed.values())
+    passes = [
+        name for name, facts in engine.SUM_PASSES.items() if moved & (facts | set(SCOPE_FIELDS.values()))
+    ]
+    difference = _customer_parts(engine.difference_source(before, after), window, passes)
+    with connection.cursor() as cursor:
+        old = [deal_id for deal_id, (version, _new) in changed.items() if version]
+        new = [deal_id for deal_id, (_old, version) in changed.items() if version]
+        cursor.execute(f"DELETE FROM kpis_counteddeal WHERE id IN ({engine.id_list(old)})")
+        cursor.execute(
+            f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)})"
+            f" SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE id IN ({engine.id_list(new)})"
+        )
     return difference
+
+
+def _columns_moved(pairs: Iterable[tuple[dict | None, dict | None]]) -> set[str]:
+    """The columns in which the two versions of the deals differ: every column for a deal added or
+    deleted."""
+    moved: set[str] = set()
+    for old, new in pairs:
+        if old is None or new is None:
+            return set(COLUMNS)
+        moved.update(column for column in COLUMNS if old[column] != new[column])
+    return moved
 
 
 def _last_day(deals: str) -> datetime.date:
@@ -268,11 +289,18 @@ def deal_days(customers: list[int]) -> set[datetime.date]:
     return days
 
 
-def _customer_parts(source: engine.Source, window: tuple[datetime.date, datetime.date]) -> dict[Key, Parts]:
+def _customer_parts(
+    source: engine.Source, window: tuple[datetime.date, datetime.date], passes: list[str]
+) -> dict[Key, Parts]:
     """The parts the deals of `source` give (here, a difference), without costs, in the periods that
-    start in the window (or contain its first day)."""
+    start in the window (or contain its first day), from the `passes` named."""
     computed = engine.compute_calendar(
-        ScopeType.values, date_from=window[0], date_to=window[1], source=source, sums_only=True
+        ScopeType.values,
+        date_from=window[0],
+        date_to=window[1],
+        source=source,
+        sums_only=True,
+        passes=passes,
     )
     return {
         (scope_type, scope_id, period_type, start): parts

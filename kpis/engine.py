@@ -123,6 +123,14 @@ def _counted(deals: str) -> Source:
 COSTED_SCOPES = {ScopeType.COMPANY, ScopeType.CAMPAIGN, ScopeType.TEAM}
 # Scopes that carry the approved bonus cost: company (all of it), team (its reps' awards).
 BONUS_COSTED_SCOPES = {ScopeType.COMPANY, ScopeType.TEAM}
+# What each pass that sums over customers reads of a deal besides its scope ids, in CountedDeal's
+# columns: a change to none of them cannot move what the pass counts (an incremental run skips it).
+SUM_PASSES = {
+    "closed_deals": {"stage", "amount", "cost", "created_on", "closed_on", "first_won_on"},
+    "created_deals": {"stage", "created_on"},
+    "customers": {"stage", "closed_on", "first_won_on", "customer_id"},
+    "acquired_customers": {"first_win", "first_won_on"},
+}
 # Scope types with a handful of scopes, whose cycle medians come from a histogram of cycle days (see
 # `_Window.cycle_medians`); reps, teams and campaigns are too many for it.
 FEW_SCOPES = {ScopeType.COMPANY, ScopeType.SEGMENT, ScopeType.CATEGORY, ScopeType.TOUCH_POINT}
@@ -496,17 +504,18 @@ def compute_calendar(
     date_to: datetime.date,
     source: Source | None = None,
     sums_only: bool = False,
+    passes=SUM_PASSES,
 ) -> dict[str, dict[str, dict[tuple[int, datetime.date], Parts]]]:
     """Parts of every scope type for the months, quarters and years starting in [date_from, date_to),
     all period types from the same passes over the deals: period type → scope type → parts.
 
     Reads the deals as they are unless given another `source` (KPI runs read the counted deals).
-    With `sums_only`, only the parts that are sums over customers: no cycle median, campaign or bonus
-    cost.
+    With `sums_only`, only the parts that are sums over customers (of the `passes` of SUM_PASSES
+    named): no cycle median, campaign or bonus cost.
     """
     periods = Periods(Dialect(connection.vendor), PeriodType.values)
     window = _Window(scope_types, periods, date_from, date_to, source or live_source(with_segment=True))
-    window.passes(medians=not sums_only)
+    window.passes(medians=not sums_only, only=passes)
     computed = window.found() if sums_only else window.with_costs()
     return dict(zip(PeriodType.values, computed, strict=True))
 
@@ -578,14 +587,13 @@ class _Window:
         self.sign_column = [f"{source.sign} AS sg"] if self.signed else []
         self.results = [[defaultdict(Parts) for _ in scope_types] for _ in self.targets]
 
-    def passes(self, *, medians: bool = True) -> None:
-        """Every pass over the deals, one after the other."""
-        self.closed_deals()
+    def passes(self, *, medians: bool = True, only=SUM_PASSES) -> None:
+        """Every pass over the deals (or `only` those of SUM_PASSES named), one after the other."""
         if medians:
             self.cycle_medians()
-        self.created_deals()
-        self.customers()
-        self.acquired_customers()
+        for name in SUM_PASSES:
+            if name in only:
+                getattr(self, name)()
 
     def found(self) -> list[dict[str, dict[tuple[int, datetime.date], Parts]]]:
         """The parts the passes found, without costs: per target period type, scope type → parts."""
@@ -977,16 +985,25 @@ def _bonus_costs(results, scope_type, periods, j, starts, scope_ids, awards) -> 
 
 # --- First wins --------------------------------------------------------------------------------------
 
-FIRST_WIN_SELECT = """
-    SELECT customer_id, closed_on, id FROM (
-        SELECT customer_id, closed_on, id,
-               ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY closed_on, id) AS rn
-        FROM salesteam_deal WHERE stage = 'won' {where}
-    ) ranked WHERE rn = 1
-"""
+
+def first_win_select(customers: list[int] | None = None) -> str:
+    """SQL: (customer_id, closed_on, id) of the first won deal of every customer, or of those given
+    (whose deals are read by customer first: a plan that combines the customers' deals with every
+    won deal's costs more than it saves)."""
+    deals = "salesteam_deal"
+    if customers is not None:
+        deals = Dialect(connection.vendor).fenced(
+            ["customer_id", "closed_on", "id", "stage"], deals, f"customer_id IN ({id_list(customers)})"
+        )
+    return f"""
+        SELECT customer_id, closed_on, id FROM (
+            SELECT customer_id, closed_on, id,
+                   ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY closed_on, id) AS rn
+            FROM {deals} d WHERE stage = 'won'
+        ) ranked WHERE rn = 1"""
 
 
-# Each customer's first won deal as the counted deals mark it, in FIRST_WIN_SELECT's columns.
+# Each customer's first won deal as the counted deals mark it, in first_win_select's columns.
 COUNTED_FIRST_WIN_SELECT = (
     "SELECT customer_id, first_won_on AS closed_on, id FROM kpis_counteddeal WHERE first_win"
 )
@@ -1001,7 +1018,7 @@ def rewrite_first_wins(*, counted: bool = False) -> None:
         for column, fresh in (("first_won_on", "closed_on"), ("first_deal_id", "id"))
     )
     deals, won = ("kpis_counteddeal", "d.first_win") if counted else ("salesteam_deal", "d.stage = 'won'")
-    first_wins = COUNTED_FIRST_WIN_SELECT if counted else FIRST_WIN_SELECT.format(where="")
+    first_wins = COUNTED_FIRST_WIN_SELECT if counted else first_win_select()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM kpis_customerfirstwin WHERE NOT EXISTS (SELECT 1 FROM {deals} d"
@@ -1025,13 +1042,13 @@ def refresh_first_wins(customer_ids: list[int]) -> set[datetime.date]:
     """
     if not customer_ids:
         return set()
-    where = f"customer_id IN ({', '.join(['%s'] * len(customer_ids))})"
-    params = list(customer_ids)
     dialect = Dialect(connection.vendor)
-    current = f"SELECT customer_id, first_won_on, first_deal_id FROM kpis_customerfirstwin WHERE {where}"
-    before = {row[0]: (dialect.date(row[1]), row[2]) for row in _fetch(current, params)}
-    fresh = FIRST_WIN_SELECT.format(where=f"AND {where}")
-    after = {row[0]: (dialect.date(row[1]), row[2]) for row in _fetch(fresh, params)}
+    current = (
+        "SELECT customer_id, first_won_on, first_deal_id FROM kpis_customerfirstwin"
+        f" WHERE customer_id IN ({id_list(customer_ids)})"
+    )
+    before = {row[0]: (dialect.date(row[1]), row[2]) for row in _fetch(current, [])}
+    after = {row[0]: (dialect.date(row[1]), row[2]) for row in _fetch(first_win_select(customer_ids), [])}
     gone = [customer for customer in before if customer not in after]
     changed = [customer for customer, value in after.items() if before.get(customer) != value]
     with transaction.atomic():

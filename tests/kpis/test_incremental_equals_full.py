@@ -25,9 +25,10 @@ def delta(days: int) -> datetime.timedelta:
     return datetime.timedelta(days=days)
 
 
+EDITS = ["amount", "cost", "created", "flip", "later", "customer", "delete", "segment", "move", "campaign"]
 edits = st.lists(
     st.tuples(
-        st.sampled_from(["amount", "flip", "later", "customer", "delete", "segment", "move", "campaign"]),
+        st.sampled_from(EDITS),
         st.integers(0, 24),  # which deal (modulo the number of deals)
         st.integers(1, 400),  # an amount in euros, days to move the close by, or a customer
     ),
@@ -71,6 +72,10 @@ def apply_edit(world: dict, kind: str, index: int, value: int) -> bool:
     closed = deal.stage in (Stage.WON, Stage.LOST)
     if kind == "amount":
         sales.deal_update(actor=None, deal=deal, amount_original=Decimal(value))
+    elif kind == "cost":
+        sales.deal_update(actor=None, deal=deal, cost_original=Decimal(value))
+    elif kind == "created":  # created earlier: a longer cycle, and maybe another created period
+        sales.deal_update(actor=None, deal=deal, created_on=deal.created_on - datetime.timedelta(days=value))
     elif kind == "flip" and closed:  # won becomes lost and lost becomes won, on the same day
         stage = Stage.LOST if deal.stage == Stage.WON else Stage.WON
         sales.deal_update(actor=None, deal=deal, stage=stage)
@@ -100,3 +105,37 @@ def apply_edit(world: dict, kind: str, index: int, value: int) -> bool:
     else:
         return False
     return True
+
+
+# Deals of make_random_deals: (rep, customer, stage, amount and cost in cents, created and cycle days,
+# through the campaign). Each customer has several, won ones in different periods.
+FIXED_ROWS = [
+    (0, 0, "won", 12_000, 3_000, 10, 30, True),
+    (1, 0, "won", 8_000, 9_000, 200, 45, False),
+    (2, 1, "lost", 5_000, 1_000, 40, 20, True),
+    (0, 1, "won", 20_000, 4_000, 380, 90, True),
+    (1, 2, "lead", 7_000, 0, 500, 0, False),
+    (0, 3, "won", 3_000, 500, 95, 5, False),
+    (2, 3, "won", 9_900, 2_000, 420, 60, True),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", EDITS)
+def test_each_kind_of_edit_alone_is_picked_up_by_an_incremental_run(kind, settings):
+    """One edit at a time, so that no other edit's change makes the run read what this one moved."""
+    settings.KPI_CHANGES_MARGIN_SECONDS = 0
+    # (deal, value): the value picks the other customer, of the same segment for the last two
+    for index, value in ((0, 35), (1, 120), (3, 61), (6, 400), (0, 2), (5, 1)):
+        with transaction.atomic():
+            world = make_random_deals(FIXED_ROWS)
+            services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
+            if not apply_edit(world, kind, index, value):
+                transaction.set_rollback(True)
+                continue
+
+            run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, in_process=True)
+
+            assert run.status == KpiRun.Status.SUCCEEDED and not run.full
+            assert nonzero(stored()) == expected_from_engine(), (kind, index, value)
+            transaction.set_rollback(True)
