@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import itertools
 import operator
 from collections import defaultdict
 from collections.abc import Iterable
@@ -329,8 +330,40 @@ class Stored(NamedTuple):
     parts: Parts
 
 
+STORED_COLUMNS = ["id", "scope_type", "scope_id", "period_type", "period_start", *PART_FIELDS]
+
+
 def _stored(keys: set[Key], cost_periods: set[tuple[str, datetime.date]]) -> dict[Key, Stored]:
     """The stored rows of `keys`, and every costed scope's rows of the periods given."""
+    costed = Q(pk__in=[])
+    for period_type in PeriodType.values:
+        if starts := {start for kind, start in cost_periods if kind == period_type}:
+            costed |= Q(scope_type__in=COSTED, period_type=period_type, period_start__in=starts)
+    found = {}
+    for pk, scope_type, scope_id, period_type, start, *parts in itertools.chain(
+        KpiValue.objects.filter(costed).values_list(*STORED_COLUMNS), _stored_rows(keys)
+    ):
+        key = (scope_type, scope_id, period_type, start)
+        if key in keys or (period_type, start) in cost_periods:
+            found[key] = Stored(pk, Parts(*parts))
+    return found
+
+
+def _stored_rows(keys: set[Key]) -> Iterable[tuple]:
+    """The stored rows of `keys`, in STORED_COLUMNS: on PostgreSQL one lookup per key in the unique
+    index (combined IN lists read every rep's rows of the periods, scattered over the table); elsewhere
+    those of the keys' scope ids and periods, a few more than asked."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(f'v.{column}' for column in STORED_COLUMNS)} FROM kpis_kpivalue v"
+                " JOIN unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::date[])"
+                " AS k (scope_type, scope_id, period_type, period_start)"
+                " ON v.scope_type = k.scope_type AND v.scope_id = k.scope_id"
+                " AND v.period_type = k.period_type AND v.period_start = k.period_start",
+                [list(column) for column in zip(*keys, strict=True)] if keys else [[], [], [], []],
+            )
+            return cursor.fetchall()
     wanted: dict[tuple[str, str], tuple[set, set]] = defaultdict(lambda: (set(), set()))
     for scope_type, scope_id, period_type, start in keys:
         ids, starts = wanted[(scope_type, period_type)]
@@ -341,18 +374,7 @@ def _stored(keys: set[Key], cost_periods: set[tuple[str, datetime.date]]) -> dic
         condition |= Q(
             scope_type=scope_type, period_type=period_type, scope_id__in=ids, period_start__in=starts
         )
-    for period_type in PeriodType.values:
-        if starts := {start for kind, start in cost_periods if kind == period_type}:
-            condition |= Q(scope_type__in=COSTED, period_type=period_type, period_start__in=starts)
-    rows = KpiValue.objects.filter(condition).values_list(
-        "pk", "scope_type", "scope_id", "period_type", "period_start", *PART_FIELDS
-    )
-    found = {}
-    for pk, scope_type, scope_id, period_type, start, *parts in rows:
-        key = (scope_type, scope_id, period_type, start)
-        if key in keys or (period_type, start) in cost_periods:
-            found[key] = Stored(pk, Parts(*parts))
-    return found
+    return KpiValue.objects.filter(condition).values_list(*STORED_COLUMNS)
 
 
 def _copy(row: Stored | None) -> Parts | None:

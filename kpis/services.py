@@ -361,6 +361,11 @@ def _lock_keys(shard: KpiShard) -> list[int]:
 
 
 def _publish(run: KpiRun) -> None:
+    if connection.vendor == "postgresql" and run.shards.filter(changes=False).exists():
+        # The run rewrote whole periods of rows: fresh statistics, or the planner reads the next run's
+        # few rows by the period index instead of by scope (it takes a new table for an empty one).
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE kpis_kpivalue")
     run.status = KpiRun.Status.SUCCEEDED
     run.is_open = None
     run.finished_at = run.follow_ups_sent_at = timezone.now()
