@@ -46,6 +46,9 @@ SCOPE_FIELDS = {
     for scope_type in ScopeType.values
     if scope_type != ScopeType.COMPANY
 }
+# The passes in which a deal counts by itself, whatever its customer's other deals: the two versions of
+# the changed deals alone give what they moved.
+BY_DEAL = ("closed_deals", "created_deals")
 # What the cycle median of a (scope, period) depends on, of each of its deals.
 MEDIAN_FACTS = ["stage", "created_on", "closed_on", *SCOPE_FIELDS.values()]
 FRESH = "kpis_fresh_deals"  # a temporary table: the changed customers' deals as they are now
@@ -197,38 +200,58 @@ def _changed_deals(customers: list[int]) -> dict[int, tuple[dict | None, dict | 
     return {deal_id: (before.get(deal_id), after.get(deal_id)) for deal_id in before.keys() | after.keys()}
 
 
-def _of(table: str, customers: list[int]) -> str:
-    """SQL: the customers' deals in `table` (CountedDeal or the temporary table), in its columns."""
-    return f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE customer_id IN ({engine.id_list(customers)})"
+def _of(table: str, ids: list[int], column: str = "customer_id") -> str:
+    """SQL: the deals in `table` (CountedDeal or the temporary table) of the customers given (or with
+    the ids given in another `column`), in its columns."""
+    return f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE {column} IN ({engine.id_list(ids)})"
 
 
 def _recount(changed: dict[int, tuple]) -> dict[Key, Parts]:
-    """Counts the deals of the customers with a changed deal again, from the temporary table; returns
-    what their parts changed by (after minus before, the rows that changed only), in the periods from
-    the first day a change can have moved on to the year after the last day of their deals (whose
-    first periods' retention and churn depend on it), from the passes that read what changed. Then
-    replaces the changed deals' counted versions."""
-    customers = sorted({row["customer_id"] for pair in changed.values() for row in pair if row})
-    if not customers:
+    """Counts the changed deals again, from the temporary table; returns what their parts changed by
+    (after minus before, the rows that changed only), from the passes that read what changed, in the
+    periods from the first day a change can have moved on. The passes in which a deal counts by itself
+    read the changed deals' two versions; the others (a deal compared with its customer's other deals)
+    all deals of their customers, up to the year after the last one (whose first periods' retention
+    and churn depend on it). Then replaces the changed deals' counted versions."""
+    if not changed:
         return {}
-    before, after = _of("kpis_counteddeal", customers), _of(FRESH, customers)
-    first = min(day for old, new in changed.values() for day in _days_moved(old, new))
-    last = _last_day(f"{before} UNION ALL {after}")
-    window = (first, datetime.date(last.year + 2, 1, 1))
+    old = [deal_id for deal_id, (version, _new) in changed.items() if version]
+    new = [deal_id for deal_id, (_old, version) in changed.items() if version]
+    first = min(day for versions in changed.values() for day in _days_moved(*versions))
     moved = _columns_moved(changed.values())
     passes = [
         name for name, facts in engine.SUM_PASSES.items() if moved & (facts | set(SCOPE_FIELDS.values()))
     ]
-    difference = _customer_parts(engine.difference_source(before, after), window, passes)
+    difference: dict[Key, Parts] = {}
+    if by_deal := [name for name in passes if name in BY_DEAL]:
+        last = max(
+            row[day] for versions in changed.values() for row in versions if row for day in DATES if row[day]
+        )
+        source = engine.difference_source(_of("kpis_counteddeal", old, "id"), _of(FRESH, new, "id"))
+        _add(difference, _customer_parts(source, (first, datetime.date(last.year + 1, 1, 1)), by_deal))
+    if by_customer := [name for name in passes if name not in BY_DEAL]:
+        customers = sorted({row["customer_id"] for versions in changed.values() for row in versions if row})
+        before, after = _of("kpis_counteddeal", customers), _of(FRESH, customers)
+        last = _last_day(f"{before} UNION ALL {after}")
+        source = engine.difference_source(before, after)
+        _add(difference, _customer_parts(source, (first, datetime.date(last.year + 2, 1, 1)), by_customer))
     with connection.cursor() as cursor:
-        old = [deal_id for deal_id, (version, _new) in changed.items() if version]
-        new = [deal_id for deal_id, (_old, version) in changed.items() if version]
         cursor.execute(f"DELETE FROM kpis_counteddeal WHERE id IN ({engine.id_list(old)})")
         cursor.execute(
             f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)})"
             f" SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE id IN ({engine.id_list(new)})"
         )
     return difference
+
+
+def _add(total: dict[Key, Parts], more: dict[Key, Parts]) -> None:
+    """Adds the summed parts of `more` to those of `total`, key by key."""
+    for key, parts in more.items():
+        if (into := total.get(key)) is None:
+            total[key] = parts
+        else:
+            for name in SUMMED:
+                setattr(into, name, getattr(into, name) + getattr(parts, name))
 
 
 def _columns_moved(pairs: Iterable[tuple[dict | None, dict | None]]) -> set[str]:
