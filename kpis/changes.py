@@ -374,16 +374,18 @@ def _stored(keys: set[Key], cost_periods: set[tuple[str, datetime.date]]) -> dic
 
 def _stored_rows(keys: set[Key]) -> Iterable[tuple]:
     """The stored rows of `keys`, in STORED_COLUMNS: on PostgreSQL one lookup per key in the unique
-    index (combined IN lists read every rep's rows of the periods, scattered over the table); elsewhere
-    those of the keys' scope ids and periods, a few more than asked."""
+    index (combined IN lists read every rep's rows of the periods, scattered over the table; a join
+    would hash the whole table: LIMIT 1, a key's one row, keeps each lookup apart); elsewhere those of
+    the keys' scope ids and periods, a few more than asked."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT {', '.join(f'v.{column}' for column in STORED_COLUMNS)} FROM kpis_kpivalue v"
-                " JOIN unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::date[])"
+                f"SELECT {', '.join(f'v.{column}' for column in STORED_COLUMNS)}"
+                " FROM unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::date[])"
                 " AS k (scope_type, scope_id, period_type, period_start)"
-                " ON v.scope_type = k.scope_type AND v.scope_id = k.scope_id"
-                " AND v.period_type = k.period_type AND v.period_start = k.period_start",
+                " CROSS JOIN LATERAL (SELECT * FROM kpis_kpivalue v WHERE v.scope_type = k.scope_type"
+                " AND v.scope_id = k.scope_id AND v.period_type = k.period_type"
+                " AND v.period_start = k.period_start LIMIT 1) v",
                 [list(column) for column in zip(*keys, strict=True)] if keys else [[], [], [], []],
             )
             return cursor.fetchall()

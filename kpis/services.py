@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import datetime
 import logging
+import multiprocessing
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 
 from celery import chain
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -154,24 +155,26 @@ def scope_groups() -> list[list[str]]:
 
 
 def _compute_here(shard_ids: list[int], *, jobs: int) -> None:
-    """Computes shards in this process: `jobs` at once, each on a database connection of its own
-    (PostgreSQL, outside a transaction: another connection sees only what is committed), or one after
-    the other."""
+    """Computes shards from here: `jobs` at once, each in a process forked from this one, like a
+    worker's (threads would take turns for the Python part of their work), with a database connection
+    of its own (PostgreSQL, outside a transaction: another connection sees only what is committed);
+    or one after the other in this process."""
     jobs = min(jobs, len(shard_ids))
     if jobs <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
         for shard_id in shard_ids:
             kpi_shard_compute(shard_id=shard_id)
         return
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="kpi-shard") as pool:
-        for _rows in pool.map(_compute_on_own_connection, shard_ids):
+    connections.close_all()  # not shared with the processes: each opens its own
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        for _rows in pool.map(_compute_in_forked_process, shard_ids):
             pass  # re-raises a shard's error here
 
 
-def _compute_on_own_connection(shard_id: int) -> int:
+def _compute_in_forked_process(shard_id: int) -> int:
     try:
         return kpi_shard_compute(shard_id=shard_id)
     finally:
-        connection.close()  # this thread's connection
+        connections.close_all()
 
 
 def _plan(run: KpiRun) -> tuple[dict[str, tuple[datetime.date, datetime.date]], bool]:

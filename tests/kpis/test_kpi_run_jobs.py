@@ -1,7 +1,7 @@
-"""An in-process run that computes its shards side by side, each on a database connection of its own,
-stores what computing them one after the other stores."""
+"""A run from the command line that computes its shards side by side, each in a process and on a
+database connection of its own, stores what computing them one after the other stores."""
 
-import threading
+import os
 
 import pytest
 from django.db import connection
@@ -20,13 +20,14 @@ def postgresql():
         pytest.skip("needs PostgreSQL: other connections see only committed rows; SQLite runs one at a time")
 
 
-def test_shards_computed_side_by_side_store_what_one_after_the_other_stores(monkeypatch):
+def test_shards_computed_side_by_side_store_what_one_after_the_other_stores(monkeypatch, tmp_path):
     build_fixture()
-    threads = set()
+    computed_in = tmp_path / "processes"  # a process id per shard computed (the processes are forked)
     compute = services.kpi_shard_compute
 
     def recording(*, shard_id):
-        threads.add(threading.current_thread().name)
+        with computed_in.open("a") as file:
+            file.write(f"{os.getpid()}\n")
         return compute(shard_id=shard_id)
 
     monkeypatch.setattr(services, "kpi_shard_compute", recording)
@@ -34,12 +35,13 @@ def test_shards_computed_side_by_side_store_what_one_after_the_other_stores(monk
     run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True, jobs=2)
 
     assert run.status == KpiRun.Status.SUCCEEDED and run.shards_done == run.shards_total == 2
-    assert threads and all(name.startswith("kpi-shard") for name in threads)
+    processes = computed_in.read_text().split()
+    assert len(processes) == 2 and str(os.getpid()) not in processes
     side_by_side = stored()
     assert nonzero(side_by_side) == expected_from_engine()
-    threads.clear()
+    computed_in.unlink()
     services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True, jobs=1)
-    assert threads == {threading.current_thread().name}
+    assert computed_in.read_text().split() == [str(os.getpid())] * 2
     assert stored() == side_by_side
 
 
