@@ -63,6 +63,11 @@ def generate(deals: int, *, start: datetime.date = datetime.date(2023, 1, 1)) ->
             " JOIN salesteam_team t ON t.name = 'Team ' || (1 + (substr(u.username, 4)::int % 200))",
             "INSERT INTO salesteam_segment (name) SELECT 'Segment ' || i FROM generate_series(1, 6) i",
             "INSERT INTO salesteam_category (name) SELECT 'Category ' || i FROM generate_series(1, 8) i",
+            # Seven touch points of its own: flush removed those the migrations seeded into a new
+            # database, which a database used before no longer has.
+            "DELETE FROM salesteam_touchpoint",
+            "INSERT INTO salesteam_touchpoint (code, name)"
+            " SELECT 'touch-' || i, 'Touch point ' || i FROM generate_series(1, 7) i",
             "INSERT INTO salesteam_customer (external_id, name, segment_id)"
             " SELECT 'C' || i, 'Customer ' || i, (SELECT min(id) FROM salesteam_segment) + i % 6"
             f" FROM generate_series(1, {CUSTOMERS}) i",
