@@ -308,10 +308,11 @@ class Gate:
         self.installed: list[tuple[str, str]] = []
 
     @staticmethod
-    def company_row(period_type: str, start, op: str = "=") -> str:
-        """The condition matching the company's KPI row of a period, which the shard of its year writes."""
+    def kpi_row(period_type: str, start, op: str = "=", scope_type: str = "company") -> str:
+        """The condition matching the company's (or another scope type's) KPI rows of a period, which
+        the shard of its scope type writes."""
         return (
-            f"NEW.scope_type = 'company' AND NEW.period_type = '{period_type}' "
+            f"NEW.scope_type = '{scope_type}' AND NEW.period_type = '{period_type}' "
             f"AND NEW.period_start {op} '{start}'"
         )
 

@@ -23,7 +23,7 @@ def test_nightly_runs_started_together_make_one_run_and_a_second_night_changes_n
     this_month = scenario["today"].replace(day=1)
     gate.install(
         table="kpis_kpivalue",
-        when=gate.company_row("month", this_month),
+        when=gate.kpi_row("month", this_month),
     )
     gate.close()
 

@@ -14,11 +14,11 @@ def test_a_run_survives_a_redis_restart_and_ends_as_a_clean_run_would(cluster, g
     scenario = build_scenario()
     checkpoint = Checkpoint()
     this_year = scenario["today"].replace(month=1, day=1)
-    # Given a worker with one process busy on the first shard (last year's periods) and the other shards
+    # Given a worker with its one process busy on the first shard (the reps' rows) and the other shard
     # waiting in Redis
     gate.install(
         table="kpis_kpivalue",
-        when=gate.company_row("month", this_year, op="<"),
+        when=gate.kpi_row("month", this_year, op="<", scope_type="rep"),
     )
     gate.close()
     cluster.send("kpis.tasks.nightly_run")

@@ -110,7 +110,7 @@ def test_a_database_error_that_does_not_go_away_fails_the_run_after_its_attempts
     # that usually passes (an OperationalError), so the shard is tried again
     gate.install(
         table="kpis_kpivalue",
-        when=gate.company_row("year", this_year),
+        when=gate.kpi_row("year", this_year),
         action="fail",
         message=FAULT,
         sqlstate="53100",

@@ -18,7 +18,7 @@ def test_a_run_whose_worker_is_killed_is_finished_by_a_new_worker_as_a_clean_run
     # after it deleted their old rows and before it wrote this month's
     gate.install(
         table="kpis_kpivalue",
-        when=gate.company_row("month", this_month),
+        when=gate.kpi_row("month", this_month),
     )
     gate.close()
     cluster.send("kpis.tasks.nightly_run")
