@@ -4,9 +4,10 @@ Every stored part but three is a sum over customers: revenue, costs and counts o
 customer counts too (a customer is active, retained, new or acquired in a scope and period or not,
 whatever other customers do). So the stored rows change by what the changed customers' deals give
 now minus what they gave when the rows were computed. `CountedDeal` holds the deals as the stored
-rows count them; an incremental run computes, in one pass over both versions of the changed
-customers' deals (as counted with sign -1, as they are now with +1), what their parts changed by,
-adds that to the stored rows and copies their deals again, all in one transaction. The other three
+rows count them; an incremental run computes, in one set of passes over both versions of the changed
+deals (as counted with sign -1, as they are now with +1; of all their customers' deals where a pass
+compares a deal with the customer's others), what their parts changed by, adds that to the stored rows
+and copies the changed deals again, all in one transaction. The other three
 are recomputed where they can have moved: the cycle median of each (scope, period) whose won deals'
 cycles changed, and the campaign and bonus costs of each month, quarter and year in which a won
 campaign deal, a campaign or an approved bonus changed.
@@ -46,6 +47,7 @@ SCOPE_FIELDS = {
     for scope_type in ScopeType.values
     if scope_type != ScopeType.COMPANY
 }
+SCOPE_ID_COLUMNS = set(SCOPE_FIELDS.values())
 # The passes in which a deal counts by itself, whatever its customer's other deals: the two versions of
 # the changed deals alone give what they moved.
 BY_DEAL = ("closed_deals", "created_deals")
@@ -219,9 +221,7 @@ def _recount(changed: dict[int, tuple]) -> dict[Key, Parts]:
     new = [deal_id for deal_id, (_old, version) in changed.items() if version]
     first = min(day for versions in changed.values() for day in _days_moved(*versions))
     moved = _columns_moved(changed.values())
-    passes = [
-        name for name, facts in engine.SUM_PASSES.items() if moved & (facts | set(SCOPE_FIELDS.values()))
-    ]
+    passes = [name for name, facts in engine.SUM_PASSES.items() if moved & (facts | SCOPE_ID_COLUMNS)]
     difference: dict[Key, Parts] = {}
     if by_deal := [name for name in passes if name in BY_DEAL]:
         last = max(
@@ -235,13 +235,15 @@ def _recount(changed: dict[int, tuple]) -> dict[Key, Parts]:
         last = _last_day(f"{before} UNION ALL {after}")
         source = engine.difference_source(before, after)
         _add(difference, _customer_parts(source, (first, datetime.date(last.year + 2, 1, 1)), by_customer))
+    _count_again(old, new)
+    return difference
+
+
+def _count_again(old: list[int], new: list[int]) -> None:
+    """Replaces the counted versions of the deals `old` by the versions of `new` in the temporary table."""
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM kpis_counteddeal WHERE id IN ({engine.id_list(old)})")
-        cursor.execute(
-            f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)})"
-            f" SELECT {', '.join(COLUMNS)} FROM {FRESH} WHERE id IN ({engine.id_list(new)})"
-        )
-    return difference
+        cursor.execute(f"INSERT INTO kpis_counteddeal ({', '.join(COLUMNS)}) {_of(FRESH, new, 'id')}")
 
 
 def _add(total: dict[Key, Parts], more: dict[Key, Parts]) -> None:

@@ -688,11 +688,11 @@ class _Window:
         )
         few = [i for i, scope_type in enumerate(self.scope_types) if scope_type in FEW_SCOPES]
         many = [i for i, scope_type in enumerate(self.scope_types) if scope_type not in FEW_SCOPES]
-        for scope_types, medians in ((few, self._histogram_medians), (many, self._sorted_medians)):
-            if not scope_types:
+        for indexes, medians in ((few, self._histogram_medians), (many, self._sorted_medians)):
+            if not indexes:
                 continue
-            for st, j, scope_id, number, median in medians(won, [self.x_scopes[i] for i in scope_types]):
-                if (parts := self.parts_at(scope_types[st], j, scope_id, number)) is not None:
+            for k, j, scope_id, number, median in medians(won, [self.x_scopes[i] for i in indexes]):
+                if (parts := self.parts_at(indexes[k], j, scope_id, number)) is not None:
                     parts.cycle_days_median = Decimal(str(median)).quantize(Decimal("0.1"))
 
     def _histogram_medians(self, won: str, scopes: list[str]) -> list[tuple]:

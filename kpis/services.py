@@ -84,8 +84,9 @@ def kpi_run_start(
 
 
 def kpi_run_plan(*, run_id: int, in_process: bool = False, jobs: int = 1) -> None:
-    """Works out what to recompute, brings the counted deals and first wins up to date where the run
-    recomputes periods, creates the shards and starts them.
+    """Works out what to recompute, brings the counted deals (and the changed customers' first wins) up
+    to date where the run recomputes periods, creates the shards and starts them: `jobs` at once here
+    with `in_process`, else as Celery tasks.
 
     A full run (and a run after a failed one that left periods half written, or after changes to more
     customers than KPI_CHANGES_MAX_CUSTOMERS) recomputes every year; a run over a date range the years
@@ -130,7 +131,7 @@ def kpi_run_plan(*, run_id: int, in_process: bool = False, jobs: int = 1) -> Non
             if run.shards_total == 0:
                 _publish(run)
                 return
-    unfinished = run.shards.exclude(status=KpiShard.Status.DONE).order_by("pk")  # as planned: largest first
+    unfinished = run.shards.exclude(status=KpiShard.Status.DONE).order_by("pk")  # in the order planned
     shard_ids = list(unfinished.values_list("pk", flat=True))
     if in_process:
         _compute_here(shard_ids, jobs=jobs)
