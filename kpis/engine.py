@@ -896,8 +896,9 @@ def campaign_cost_in(campaign: Campaign, start: datetime.date, end: datetime.dat
 def _campaign_revenue_by_team(
     source: Source, periods: Periods, lo: datetime.date, hi: datetime.date, *, unit: int
 ) -> list[tuple]:
-    """(campaign, team, base period number, revenue) of the deals won through campaigns in [lo, hi),
-    summed by `unit` base periods (the finest target's: a window of years needs no months)."""
+    """(campaign, team, base period number, revenue in whole cents) of the deals won through campaigns
+    in [lo, hi), summed by `unit` base periods (the finest target's: a window of years needs no
+    months). Cents sum faster than Decimals, and a share of a cost is the same whatever the unit."""
     dialect = periods.dialect
     number = periods.number("d.closed_on")
     grouped = number if unit == 1 else f"({number}) / {unit} * {unit}"
@@ -909,7 +910,7 @@ def _campaign_revenue_by_team(
         GROUP BY 1, 2, 3
     """
     return [
-        (campaign_id, team_id, n, dialect.money(amount))
+        (campaign_id, team_id, n, int(amount))
         for campaign_id, team_id, n, amount in _fetch(sql, [])
         if n is not None
     ]
@@ -936,8 +937,8 @@ def _campaign_costs(results, scope_type, periods, j, starts, scope_ids, campaign
                     results[(c.pk, s)].campaign_cost = cents(cost[(c.pk, s)])
     else:
         # A team carries each campaign's cost in proportion to the revenue it won through it.
-        revenue: dict = defaultdict(Decimal)
-        by_team: dict = defaultdict(Decimal)
+        revenue: dict = defaultdict(int)
+        by_team: dict = defaultdict(int)
         divisor, starts_of = periods.divisor(j), {}
         for campaign_id, team_id, number, amount in team_revenue:
             if (start := starts_of.get(number)) is None:
