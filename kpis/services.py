@@ -26,8 +26,8 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from kpis import changes, engine
-from kpis.models import KpiRun, KpiShard, KpiValue, PeriodType, ScopeType
-from salesteam.models import Campaign, Deal, User
+from kpis.models import CountedDeal, KpiRun, KpiShard, KpiValue, PeriodType, ScopeType
+from salesteam.models import Campaign, User
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _plan(run: KpiRun) -> tuple[dict[str, tuple[datetime.date, datetime.date]], 
         run.full = True
         run.save(update_fields=["full"])
         changes.count_deals()
-        bounds = Deal.objects.aggregate(
+        bounds = CountedDeal.objects.aggregate(  # the deals just copied, through their date indexes
             lo=Min("created_on"), hi=Max("created_on"), closed_lo=Min("closed_on"), closed_hi=Max("closed_on")
         )
         campaigns = Campaign.objects.aggregate(lo=Min("start_on"), hi=Max("end_on"))
@@ -366,15 +366,26 @@ def _lock_keys(shard: KpiShard) -> list[int]:
 
 def _publish(run: KpiRun) -> None:
     if connection.vendor == "postgresql" and run.shards.filter(changes=False).exists():
-        # The run rewrote whole periods of rows: fresh statistics, or the planner reads the next run's
-        # few rows by the period index instead of by scope (it takes a new table for an empty one).
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE kpis_kpivalue")
+        _analyze_if_new("kpis_kpivalue")
     run.status = KpiRun.Status.SUCCEEDED
     run.is_open = None
     run.finished_at = run.follow_ups_sent_at = timezone.now()
     run.save(update_fields=["status", "is_open", "finished_at", "follow_ups_sent_at"])
     transaction.on_commit(_follow_ups(run.pk).delay)
+
+
+def _analyze_if_new(table: str) -> None:
+    """PostgreSQL: statistics for a table that has none yet, filled from empty by a run that rewrote
+    whole periods: without them the planner reads the next run's few rows by the period index instead
+    of by scope. Later, autovacuum keeps them up to date."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT last_analyze IS NULL AND last_autoanalyze IS NULL FROM pg_stat_user_tables"
+            " WHERE relid = %s::regclass",
+            [table],
+        )
+        if cursor.fetchone()[0]:
+            cursor.execute(f"ANALYZE {table}")
 
 
 def _follow_ups(run_id: int):
