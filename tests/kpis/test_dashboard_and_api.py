@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from kpis import services
@@ -197,3 +197,5 @@ def test_admin_recompute_button_starts_a_run(client, world, django_capture_on_co
 def test_compute_kpis_command_reports_the_run(world, capsys):
     call_command("compute_kpis", "--full")
     assert "Succeeded, 2/2 shards" in capsys.readouterr().out  # one per group of scope types
+    with pytest.raises(CommandError, match="--jobs must be at least 1"):
+        call_command("compute_kpis", "--full", "--jobs", "0")

@@ -30,6 +30,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, full, date_from, date_to, jobs, enqueue, **options):
+        if jobs < 1:
+            raise CommandError("--jobs must be at least 1.")
         try:
             run = services.kpi_run_start(
                 trigger=KpiRun.Trigger.COMMAND,
