@@ -90,29 +90,53 @@ def count_deals(customers: list[int] | None = None) -> None:
 
 
 def _copy_all(cursor, insert: str) -> None:
-    """PostgreSQL: every deal into an empty CountedDeal without its indexes, which are built afterwards
-    (half the time of keeping them up to date row by row), in the order of their dates, so that a
-    shard's year is a run of pages it reads through the date indexes; then statistics for the plans."""
+    """PostgreSQL: every deal into an empty CountedDeal without its indexes (building them afterwards
+    takes half the time of keeping them up to date row by row), in the order of their dates, so that
+    a shard reads its dates as runs of pages; then the indexes the shards read, and statistics for
+    their plans. The indexes by id and by customer, which only incremental runs read, are left to
+    `complete_copy`, in a shard beside the others."""
     cursor.execute(
-        "SELECT i.indexname, i.indexdef, c.conname FROM pg_indexes i"
+        "SELECT i.indexname, c.conname FROM pg_indexes i"
         " LEFT JOIN pg_constraint c ON c.conname = i.indexname AND c.contype = 'p'"
         " WHERE i.schemaname = current_schema() AND i.tablename = 'kpis_counteddeal'"
     )
     indexes = cursor.fetchall()
     cursor.execute("TRUNCATE kpis_counteddeal")
-    for name, _definition, constraint in indexes:
+    for name, constraint in indexes:
         if constraint:
             cursor.execute(f'ALTER TABLE kpis_counteddeal DROP CONSTRAINT "{name}"')
         else:
             cursor.execute(f'DROP INDEX "{name}"')
     cursor.execute(f"{insert} ORDER BY COALESCE(d.closed_on, d.created_on)")
-    for name, definition, constraint in indexes:
-        cursor.execute(definition)
-        if constraint:
-            cursor.execute(
-                f'ALTER TABLE kpis_counteddeal ADD CONSTRAINT "{name}" PRIMARY KEY USING INDEX "{name}"'
-            )
+    for statement in _counted_deal_indexes(for_shards=True):
+        cursor.execute(statement)
     cursor.execute("ANALYZE kpis_counteddeal")
+
+
+def complete_copy() -> None:
+    """Completes a full run's copy of the deals (`count_deals()`): rewrites every customer's first win
+    from the counted deals and, on PostgreSQL, builds the counted deals' indexes by id and by customer
+    (a shard of the run does it, beside the others). Idempotent."""
+    engine.rewrite_first_wins(counted=True)
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for statement in _counted_deal_indexes(for_shards=False):
+            cursor.execute(statement.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+        cursor.execute(
+            "SELECT 1 FROM pg_constraint WHERE conrelid = 'kpis_counteddeal'::regclass AND contype = 'p'"
+        )
+        if cursor.fetchone() is None:
+            cursor.execute("ALTER TABLE kpis_counteddeal ADD PRIMARY KEY (id)")
+
+
+def _counted_deal_indexes(*, for_shards: bool) -> list[str]:
+    """The CREATE INDEX statements of CountedDeal's indexes as its model declares them (what its
+    migrations create), those that shards read (by date) or the others (by customer)."""
+    with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        editor.create_model(CountedDeal)
+    indexes = [statement for statement in editor.collected_sql if statement.startswith("CREATE INDEX")]
+    return [statement for statement in indexes if ('("customer_id")' not in statement) == for_shards]
 
 
 def changed_customers(since: datetime.datetime) -> set[int]:

@@ -222,9 +222,10 @@ class KpiShard(models.Model):
     window_from = models.DateField()
     window_to = models.DateField()
     scope_types = models.JSONField(default=every_scope_type)
-    # One shard of a full run also rewrites the customers' first wins from the deals the run counted
-    # (`engine.rewrite_first_wins`), beside the other shards instead of before them all.
-    first_wins = models.BooleanField(default=False)
+    # One shard of a full run also completes the run's copy of the deals, beside the other shards
+    # instead of before them all: the customers' first wins, and the indexes that only incremental runs
+    # read (`changes.complete_copy`).
+    completes_copy = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

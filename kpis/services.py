@@ -117,7 +117,7 @@ def kpi_run_plan(*, run_id: int, in_process: bool = False, jobs: int = 1) -> Non
                     KpiShard(
                         run=run,
                         scope_types=scope_types,
-                        first_wins=run.full and number == 0,
+                        completes_copy=run.full and number == 0,
                         window_from=datetime.date(years[0], 1, 1),
                         window_to=datetime.date(years[-1] + 1, 1, 1),
                         heartbeat_at=timezone.now(),
@@ -323,9 +323,9 @@ def kpi_shard_compute(*, shard_id: int) -> int:
 
 def _recompute(shard: KpiShard) -> int:
     """Replaces the rows of the periods that start in the shard's window by a computation over the
-    counted deals (and the first wins, for the shard that has them)."""
-    if shard.first_wins:
-        engine.rewrite_first_wins(counted=True)
+    counted deals (having completed the copy of the deals, for the shard that does)."""
+    if shard.completes_copy:
+        changes.complete_copy()
     computed = engine.compute_calendar(
         shard.scope_types,
         date_from=shard.window_from,

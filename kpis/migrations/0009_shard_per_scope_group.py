@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name="kpishard",
-            name="first_wins",
+            name="completes_copy",
             field=models.BooleanField(default=False),
         ),
         migrations.AddConstraint(

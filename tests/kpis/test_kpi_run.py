@@ -70,7 +70,7 @@ def test_a_full_run_rewrites_the_first_wins_in_one_of_its_shards():
 
     run = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
 
-    assert run.shards.filter(first_wins=True).count() == 1
+    assert run.shards.filter(completes_copy=True).count() == 1
     rewritten = CustomerFirstWin.objects.values_list("customer_id", "first_won_on", "first_deal_id")
     assert {customer: (day, deal) for customer, day, deal in rewritten} == first_wins
 
