@@ -92,9 +92,10 @@ def count_deals(customers: list[int] | None = None) -> None:
 def _copy_all(cursor, insert: str) -> None:
     """PostgreSQL: every deal into an empty CountedDeal without its indexes (building them afterwards
     takes half the time of keeping them up to date row by row), in the order of their dates, so that
-    a shard reads its dates as runs of pages; then the indexes the shards read, and statistics for
-    their plans. The indexes by id and by customer, which only incremental runs read, are left to
-    `complete_copy`, in a shard beside the others."""
+    a shard reads its dates as runs of pages; then the primary key and the indexes the shards read, and
+    statistics for their plans. The index by customer, which only incremental runs read, is left to
+    `complete_copy`, in a shard beside the others (building an index lets others read the table; adding
+    a primary key would not)."""
     cursor.execute(
         "SELECT i.indexname, c.conname FROM pg_indexes i"
         " LEFT JOIN pg_constraint c ON c.conname = i.indexname AND c.contype = 'p'"
@@ -108,6 +109,7 @@ def _copy_all(cursor, insert: str) -> None:
         else:
             cursor.execute(f'DROP INDEX "{name}"')
     cursor.execute(f"{insert} ORDER BY COALESCE(d.closed_on, d.created_on)")
+    cursor.execute("ALTER TABLE kpis_counteddeal ADD PRIMARY KEY (id)")
     for statement in _counted_deal_indexes(for_shards=True):
         cursor.execute(statement)
     cursor.execute("ANALYZE kpis_counteddeal")
@@ -115,19 +117,14 @@ def _copy_all(cursor, insert: str) -> None:
 
 def complete_copy() -> None:
     """Completes a full run's copy of the deals (`count_deals()`): rewrites every customer's first win
-    from the counted deals and, on PostgreSQL, builds the counted deals' indexes by id and by customer
-    (a shard of the run does it, beside the others). Idempotent."""
+    from the counted deals and, on PostgreSQL, builds the counted deals' index by customer (a shard of
+    the run does it, beside the others). Idempotent."""
     engine.rewrite_first_wins(counted=True)
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
         for statement in _counted_deal_indexes(for_shards=False):
             cursor.execute(statement.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
-        cursor.execute(
-            "SELECT 1 FROM pg_constraint WHERE conrelid = 'kpis_counteddeal'::regclass AND contype = 'p'"
-        )
-        if cursor.fetchone() is None:
-            cursor.execute("ALTER TABLE kpis_counteddeal ADD PRIMARY KEY (id)")
 
 
 def _counted_deal_indexes(*, for_shards: bool) -> list[str]:

@@ -223,7 +223,7 @@ class KpiShard(models.Model):
     window_to = models.DateField()
     scope_types = models.JSONField(default=every_scope_type)
     # One shard of a full run also completes the run's copy of the deals, beside the other shards
-    # instead of before them all: the customers' first wins, and the indexes that only incremental runs
+    # instead of before them all: the customers' first wins, and the index that only incremental runs
     # read (`changes.complete_copy`).
     completes_copy = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

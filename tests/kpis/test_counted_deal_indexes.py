@@ -1,6 +1,6 @@
 """A full run copies the deals without CountedDeal's indexes and builds them again: those its shards read
-before they start, those by id and by customer in the shard that completes the copy. Whatever fails in
-between, the next full run leaves the table with every index its migrations created."""
+before they start, the one by customer in the shard that completes the copy. Whatever fails in between,
+the next full run leaves the table with every index its migrations created."""
 
 import pytest
 from django.db import connection
@@ -35,9 +35,10 @@ def test_the_indexes_come_back_after_the_shard_that_completes_the_copy_failed(mo
     monkeypatch.setattr(services.changes, "complete_copy", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, full=True, in_process=True)
-    # the copy was committed with the indexes the shards read, not those by id and by customer
-    assert "kpis_counteddeal_pkey" in migrated and "counteddeal_closed_idx" in migrated
-    assert "counteddeal_closed_idx" in indexes() and "kpis_counteddeal_pkey" not in indexes()
+    # the copy was committed with the primary key and the indexes the shards read, not the one by customer
+    by_customer = {name for name in migrated if "customer_id" in name}
+    assert len(by_customer) == 1 and {"kpis_counteddeal_pkey", "counteddeal_closed_idx"} < migrated
+    assert indexes() == migrated - by_customer
 
     monkeypatch.setattr(services.changes, "complete_copy", complete_copy)
     repaired = services.kpi_run_start(trigger=KpiRun.Trigger.COMMAND, in_process=True)
