@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class KpisConfig(AppConfig):
     name = "kpis"
     verbose_name = _("Kpis")
+
+    def ready(self) -> None:
+        from kpis import checks  # noqa: F401  (registers the system checks)

@@ -3,6 +3,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.urls import reverse
 
 from kpis import engine, services
@@ -300,3 +302,15 @@ def test_admins_see_whether_a_runs_goals_badges_and_bonuses_were_updated(client,
     assert "updating…" in client.get(reverse("kpis:run_list")).text
     services.kpi_run_follow_ups_done(run_id=KpiRun.objects.get().pk)
     assert "updated at" in client.get(reverse("kpis:run_list")).text
+
+
+def test_shard_scope_groups_without_each_scope_type_once_fail_the_system_check(settings):
+    call_command("check")  # the defaults pass
+    for groups in (
+        [["rep"], ["company", "team", "segment", "category", "campaign"]],  # no touch point
+        [["rep", "team"], ["team", "segment", "category", "campaign", "touch_point"]],  # team twice
+        [["rep"], [], ["company", "team", "segment", "category", "campaign", "touch_point"]],  # empty
+    ):
+        settings.KPI_SHARD_SCOPE_GROUPS = groups
+        with pytest.raises(SystemCheckError, match=r"kpis\.E001"):
+            call_command("check")
