@@ -10,6 +10,7 @@ message or a killed worker only delays a run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import multiprocessing
@@ -19,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from celery import chain
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -172,8 +173,14 @@ def _compute_here(shard_ids: list[int], *, jobs: int) -> None:
 
 
 def _compute_in_forked_process(shard_id: int) -> int:
+    """One shard in a forked process. A failure is recorded on the shard and the run here, as a worker's
+    task does: what reaches the parent process is the exception, if it survives pickling."""
     try:
         return kpi_shard_compute(shard_id=shard_id)
+    except Exception as error:
+        with contextlib.suppress(DatabaseError):  # the connection may be what failed
+            kpi_shard_fail(shard_id=shard_id, error=f"{type(error).__name__}: {error}")
+        raise
     finally:
         connections.close_all()
 

@@ -61,4 +61,7 @@ def test_a_shard_failing_beside_another_fails_the_run_with_its_error(monkeypatch
 
     run = KpiRun.objects.get()
     assert run.status == KpiRun.Status.FAILED and "disk full" in run.error and run.is_open is None
-    assert run.shards.filter(status=KpiShard.Status.DONE).count() == 1  # the other shard finished
+    # the failing shard is marked as a worker marks it, with its error; the other one finished
+    failed = run.shards.get(status=KpiShard.Status.FAILED)
+    assert "rep" in failed.scope_types and failed.error == "RuntimeError: disk full"
+    assert run.shards.filter(status=KpiShard.Status.DONE).count() == 1

@@ -21,7 +21,7 @@ class Command(BaseCommand):
             "--jobs",
             type=int,
             default=os.cpu_count() or 1,
-            help="shards computed at once here, each on its own database connection (default: one per CPU)",
+            help="shards computed at once here, each in a process of its own (default: one per CPU)",
         )
         parser.add_argument(
             "--enqueue",
